@@ -1,0 +1,66 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Deps } from './deps.js';
+import type { AppEnv } from './http/env.js';
+import { errorBody, onError } from './http/errors.js';
+import { authenticate, requestContext, securityHeaders } from './http/middleware.js';
+import { authRoutes, loginRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { plansRoutes } from './routes/plans.js';
+import { reportsRoutes } from './routes/reports.js';
+import { settingsRoutes } from './routes/settings.js';
+import { usersRoutes } from './routes/users.js';
+import { webhookRoutes } from './routes/webhooks.js';
+
+export function createApp(deps: Deps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use('*', requestContext(deps), securityHeaders);
+  app.onError(onError);
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404));
+
+  app.route('/', healthRoutes);
+  app.route('/webhooks', webhookRoutes(deps.config.WEBHOOK_MAX_BODY_BYTES));
+
+  const api = new OpenAPIHono<AppEnv>();
+  api.route('/auth', loginRoutes);
+  api.route('/auth', authRoutes);
+  api.use('/users/*', authenticate);
+  api.use('/plans/*', authenticate);
+  api.use('/settings/*', authenticate);
+  api.use('/stats', authenticate);
+  api.use('/audit', authenticate);
+  api.use('/events/*', authenticate);
+  api.use('/reports/*', authenticate);
+  api.route('/users', usersRoutes);
+  api.route('/plans', plansRoutes);
+  api.route('/settings', settingsRoutes);
+  api.route('/', reportsRoutes);
+  app.route('/api', api);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSecret', { type: 'http', scheme: 'bearer' });
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Token credit companion for LiteLLM', version: '0.1.0' },
+    security: [{ bearer: [] }],
+  });
+  app.all('/api/*', (c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
+
+  mountDashboard(app, deps.config.DASHBOARD_DIR);
+  return app;
+}
+
+/** The built dashboard at `/`, with index.html for client-side routes. */
+function mountDashboard(app: OpenAPIHono<AppEnv>, dir: string) {
+  const index = join(dir, 'index.html');
+  if (!existsSync(index)) {
+    app.get('/', (c) => c.text('The dashboard is not built. Run `npm start` (it builds it) or `npm run build:dashboard`.', 503));
+    return;
+  }
+  const html = readFileSync(index, 'utf8');
+  app.use('/assets/*', serveStatic({ root: dir, onFound: (_p, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable') }));
+  app.use('*', serveStatic({ root: dir }));
+  app.get('*', (c) => c.html(html));
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { parseFactor } from './domain/money.js';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number().int().positive().default(fallback);
+
+const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// or postgresql:// URL (leave unset for the embedded database)',
+  ),
+  DATA_DIR: z.string().default('./data'),
+  DATABASE_POOL_SIZE: positiveInt(10),
+  REDIS_URL: optionalString.refine(
+    (v) => v === undefined || /^rediss?:\/\//.test(v),
+    'must be a redis:// or rediss:// URL (leave unset for in-process)',
+  ),
+  LITELLM_URL: optionalString.refine(
+    (v) => v === undefined || /^https?:\/\//.test(v),
+    'must be an http(s) URL',
+  ),
+  LITELLM_MASTER_KEY: optionalString,
+  LITELLM_TIMEOUT_MS: positiveInt(5000),
+  WEBHOOK_SECRET: optionalString.refine(
+    (v) => v === undefined || v.length >= 16,
+    'must be at least 16 characters',
+  ),
+  WEBHOOK_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
+  RESEND_API_KEY: optionalString,
+  RESEND_BASE_URL: optionalString,
+  MAIL_FROM: z.string().default('Token Credits <credits@example.com>'),
+  ADMIN_EMAIL: z.string().email().default('admin@example.com'),
+  ADMIN_PASSWORD: optionalString.refine(
+    (v) => v === undefined || v.length >= 12,
+    'must be at least 12 characters',
+  ),
+  CONVERSION_FACTOR: z
+    .string()
+    .default('0.376')
+    .transform((v, ctx) => {
+      try {
+        return parseFactor(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as America/Sao_Paulo'),
+  SESSION_TTL_HOURS: positiveInt(12),
+  COOKIE_SECURE: z
+    .enum(['auto', 'true', 'false'])
+    .default('auto'),
+  JOBS_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  DASHBOARD_DIR: z.string().default('./dashboard/dist'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse the environment once. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  const config = parsed.data;
+  if (config.LITELLM_URL && !config.LITELLM_MASTER_KEY) {
+    throw new ConfigError(['LITELLM_MASTER_KEY: required when LITELLM_URL is set']);
+  }
+  return config;
+}

@@ -1,0 +1,68 @@
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { openPglite, openPostgres, type Database, type Db } from './db/client.js';
+import { type Clock, systemClock } from './lib/clock.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './lib/rate-limit.js';
+import { createLiteLLMClient, type LiteLLMClient } from './litellm/client.js';
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  dbKind: Database['kind'];
+  redis?: Redis;
+  rateLimiter: RateLimiter;
+  /** Absent when LITELLM_URL is not configured: keys stay `pending`, nothing is pushed. */
+  litellm?: LiteLLMClient;
+  log: Logger;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  database?: Database;
+  log?: Logger;
+  clock?: Clock;
+  litellm?: LiteLLMClient;
+}
+
+export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+  const log = overrides.log ?? createLogger(config.LOG_LEVEL);
+  const database =
+    overrides.database ??
+    (config.DATABASE_URL
+      ? await openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
+      : await openPglite(`${config.DATA_DIR}/pglite`));
+
+  let redis: Redis | undefined;
+  if (config.REDIS_URL) {
+    redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+    await redis.connect().catch((err) => log.warn({ err: err.message }, 'redis unavailable at start; degraded'));
+  }
+
+  const litellm =
+    overrides.litellm ??
+    (config.LITELLM_URL && config.LITELLM_MASTER_KEY
+      ? createLiteLLMClient({
+          baseUrl: config.LITELLM_URL,
+          masterKey: config.LITELLM_MASTER_KEY,
+          timeoutMs: config.LITELLM_TIMEOUT_MS,
+        })
+      : undefined);
+
+  return {
+    config,
+    db: database.db,
+    dbKind: database.kind,
+    redis,
+    rateLimiter: redis ? redisRateLimiter(redis) : memoryRateLimiter(),
+    litellm,
+    log,
+    clock: overrides.clock ?? systemClock,
+    async close() {
+      redis?.disconnect();
+      await database.close();
+    },
+  };
+}

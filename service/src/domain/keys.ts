@@ -1,0 +1,88 @@
+import { eq } from 'drizzle-orm';
+import type { Deps } from '../deps.js';
+import { one, sql, type Queryable } from '../db/client.js';
+import { keys, type Key } from '../db/schema/index.js';
+import { ApiError, conflict } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import type { Actor, RequestMeta } from './actor.js';
+import { audit } from './audit.js';
+import { currentFactorMicro } from './factor.js';
+import { maxBudgetNano, nanoToUsd } from './money.js';
+import { enqueue } from './outbox.js';
+import { currentKey, keyView, loadUser } from './users/view.js';
+
+/** What LiteLLM must enforce for this key now, from the ledger (nano-USD). */
+export async function desiredBudgetNano(q: Queryable, keyId: string): Promise<number> {
+  const row = await one<{ spend_nano: string; remaining: string }>(
+    q,
+    sql`select k.spend_nano, (b.monthly_milli + b.topup_milli) as remaining
+        from keys k join balances b on b.user_id = k.user_id where k.id = ${keyId}`,
+  );
+  if (!row) throw new Error(`key ${keyId} has no balance`);
+  return maxBudgetNano(Number(row.spend_nano), Number(row.remaining), await currentFactorMicro(q));
+}
+
+function hintOf(plaintext: string): string {
+  return `${plaintext.slice(0, 3)}…${plaintext.slice(-4)}`;
+}
+
+/**
+ * Generate the LiteLLM key for a `pending` key row and record its hash. Returns the plaintext,
+ * which is never stored. Without LiteLLM configured, or when LiteLLM fails, the row stays
+ * pending (a later rotate provisions it) and null is returned.
+ */
+export async function provisionKey(deps: Deps, key: Key): Promise<string | null> {
+  if (!deps.litellm) return null;
+  const { user } = await loadUser(deps.db, key.userId);
+  try {
+    const budget = await desiredBudgetNano(deps.db, key.id);
+    const generated = await deps.litellm.generateKey({
+      keyAlias: key.keyAlias,
+      userId: user.id,
+      maxBudgetUsd: nanoToUsd(budget),
+      blocked: user.status === 'suspended',
+      metadata: { companion_user_id: user.id, companion_key_id: key.id },
+    });
+    const now = deps.clock.now();
+    await deps.db
+      .update(keys)
+      .set({ tokenHash: generated.token, keyHint: hintOf(generated.key), status: 'active', pushedBudgetNano: budget, pushedAt: now, updatedAt: now })
+      .where(eq(keys.id, key.id));
+    return generated.key;
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message, keyId: key.id }, 'key provisioning failed; key stays pending');
+    return null;
+  }
+}
+
+/**
+ * Rotate: generate a new key, then delete the old one (LiteLLM's regenerate is enterprise-only).
+ * The old key is revoked at once on our side; its deletion in LiteLLM goes through the outbox.
+ */
+export async function rotateKey(deps: Deps, actor: Actor, meta: RequestMeta, userId: string) {
+  if (!deps.litellm) throw new ApiError('dependency_unavailable', 'LiteLLM is not configured (LITELLM_URL)');
+  const { user } = await loadUser(deps.db, userId);
+  if (user.status === 'deleted') throw conflict('the person is deleted');
+  const now = deps.clock.now();
+  const old = await currentKey(deps.db, userId);
+  const [fresh] = await deps.db
+    .insert(keys)
+    .values({ id: newId('key'), userId, keyAlias: `tcc-${userId}-${now.getTime().toString(36)}`, status: 'pending', createdAt: now, updatedAt: now })
+    .returning();
+  const plaintext = await provisionKey(deps, fresh!);
+  if (!plaintext) {
+    await deps.db.update(keys).set({ status: 'revoked', revokedAt: now }).where(eq(keys.id, fresh!.id));
+    throw new ApiError('dependency_unavailable', 'LiteLLM did not generate the new key; the old key still works');
+  }
+  const view = await deps.db.transaction(async (tx) => {
+    if (old) {
+      await tx.update(keys).set({ status: 'revoked', revokedAt: now, updatedAt: now }).where(eq(keys.id, old.id));
+      if (old.tokenHash) await enqueue(tx, 'litellm.delete', old.id, { keyId: old.id });
+    }
+    const [row] = await tx.select().from(keys).where(eq(keys.id, fresh!.id));
+    const v = keyView(row);
+    await audit(tx, actor, meta, { action: 'key.rotate', targetType: 'user', targetId: userId, before: keyView(old), after: v });
+    return v!;
+  });
+  return { ...view, plaintext };
+}

@@ -1,0 +1,95 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Queryable } from '../db/client.js';
+import { ledgerEntries, type LedgerKind } from '../db/schema/index.js';
+import { ApiError } from '../lib/errors.js';
+
+export interface EntryInput {
+  userId: string;
+  kind: LedgerKind;
+  /** Change to the monthly allowance bucket (milli-credits, signed). */
+  monthlyMilli: number;
+  /** Change to the carried-over top-up bucket (milli-credits, signed). */
+  topupMilli: number;
+  factorMicro: number;
+  periodStart: string;
+  idempotencyKey: string;
+  actor: string;
+  reason?: string | null;
+  usdNano?: number | null;
+  keyId?: string | null;
+  createdAt: Date;
+  /** Refuse the entry (InsufficientCredits) if it would take the top-up bucket below zero. */
+  guardTopup?: boolean;
+}
+
+export interface PostedEntry {
+  id: number;
+  amountMilli: number;
+}
+
+/**
+ * Append one ledger entry and apply it to the balance in the same transaction, with one
+ * relative (guarded) UPDATE. Returns null when the idempotency key was already booked.
+ */
+export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEntry | null> {
+  const amountMilli = e.monthlyMilli + e.topupMilli;
+  const [inserted] = await tx
+    .insert(ledgerEntries)
+    .values({
+      userId: e.userId,
+      kind: e.kind,
+      amountMilli,
+      monthlyMilli: e.monthlyMilli,
+      topupMilli: e.topupMilli,
+      usdNano: e.usdNano ?? null,
+      factorMicro: e.factorMicro,
+      periodStart: e.periodStart,
+      idempotencyKey: e.idempotencyKey,
+      actor: e.actor,
+      reason: e.reason ?? null,
+      keyId: e.keyId ?? null,
+      createdAt: e.createdAt,
+    })
+    .onConflictDoNothing({ target: ledgerEntries.idempotencyKey })
+    .returning({ id: ledgerEntries.id });
+  if (!inserted) return null;
+
+  const guard = e.guardTopup ? sql` and topup_milli + ${e.topupMilli}::bigint >= 0` : sql``;
+  const updated = await rows<{ user_id: string }>(
+    tx,
+    sql`update balances
+        set monthly_milli = monthly_milli + ${e.monthlyMilli}::bigint,
+            topup_milli = topup_milli + ${e.topupMilli}::bigint,
+            updated_at = ${e.createdAt}
+        where user_id = ${e.userId}${guard}
+        returning user_id`,
+  );
+  if (updated.length === 0) {
+    throw new ApiError('insufficient_credits', 'the adjustment is larger than the credits the person has');
+  }
+  return { id: inserted.id, amountMilli };
+}
+
+/**
+ * Recompute the credit state of the given people from their balances:
+ * blocked when nothing remains, warned at or above `warnBp` basis points used, else ok.
+ * Returns the people whose state changed.
+ */
+export async function refreshCreditStates(
+  tx: Queryable,
+  userIds: string[],
+  warnBp: number,
+): Promise<{ userId: string; state: 'ok' | 'warned' | 'blocked' }[]> {
+  if (userIds.length === 0) return [];
+  const next = sql`case
+      when monthly_milli + topup_milli <= 0 then 'blocked'
+      when period_used_milli * 10000 >= ${warnBp}::bigint * (period_used_milli + monthly_milli + topup_milli) then 'warned'
+      else 'ok' end`;
+  const changed = await rows<{ user_id: string; credit_state: 'ok' | 'warned' | 'blocked' }>(
+    tx,
+    sql`update balances set credit_state = ${next}
+        where user_id in ${userIds} and credit_state <> ${next}
+        returning user_id, credit_state`,
+  );
+  return changed.map((r) => ({ userId: r.user_id, state: r.credit_state }));
+}

@@ -1,0 +1,174 @@
+import { and, desc, eq, gte, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { rows, type Queryable } from '../db/client.js';
+import { auditLog, ledgerEntries, usageEvents, type LedgerKind } from '../db/schema/index.js';
+import { milliToCredits, nanoToUsd } from './money.js';
+
+export interface Range {
+  from?: Date;
+  to?: Date;
+}
+
+function timeRange(column: typeof ledgerEntries.createdAt | typeof usageEvents.startTime, r: Range): SQL[] {
+  const f: SQL[] = [];
+  if (r.from) f.push(gte(column, r.from));
+  if (r.to) f.push(lt(column, r.to));
+  return f;
+}
+
+export async function listLedger(q: Queryable, userId: string, input: Range & { kind?: LedgerKind; page: number; pageSize: number }) {
+  const where = and(eq(ledgerEntries.userId, userId), input.kind ? eq(ledgerEntries.kind, input.kind) : undefined, ...timeRange(ledgerEntries.createdAt, input));
+  const [list, [total]] = await Promise.all([
+    q
+      .select()
+      .from(ledgerEntries)
+      .where(where)
+      .orderBy(desc(ledgerEntries.id))
+      .limit(input.pageSize)
+      .offset((input.page - 1) * input.pageSize),
+    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(ledgerEntries).where(where),
+  ]);
+  return {
+    items: list.map((e) => ({
+      id: e.id,
+      kind: e.kind,
+      amount: milliToCredits(e.amountMilli),
+      monthly: milliToCredits(e.monthlyMilli),
+      topup: milliToCredits(e.topupMilli),
+      usd: e.usdNano === null ? null : nanoToUsd(e.usdNano),
+      factor: e.factorMicro / 1e6,
+      period: e.periodStart,
+      reason: e.reason,
+      actor: e.actor,
+      keyId: e.keyId,
+      createdAt: e.createdAt.toISOString(),
+    })),
+    total: total?.n ?? 0,
+    page: input.page,
+    pageSize: input.pageSize,
+  };
+}
+
+export async function usageSummary(q: Queryable, userId: string, input: Range & { groupBy: 'day' | 'model'; timeZone: string }) {
+  const bucket = input.groupBy === 'day' ? sql`to_char(start_time at time zone ${input.timeZone}, 'YYYY-MM-DD')` : sql`coalesce(model_group, model, 'unknown')`;
+  const filters = [sql`user_id = ${userId}`, sql`status = 'success'`];
+  if (input.from) filters.push(sql`start_time >= ${input.from.toISOString()}::timestamptz`);
+  if (input.to) filters.push(sql`start_time < ${input.to.toISOString()}::timestamptz`);
+  const list = await rows<{ bucket: string; calls: string; tokens: string; credits_milli: string; usd_nano: string }>(
+    q,
+    sql`select ${bucket} as bucket, count(*) as calls, sum(total_tokens) as tokens,
+               sum(debit_milli) as credits_milli, sum(cost_nano) as usd_nano
+        from usage_events where ${sql.join(filters, sql` and `)}
+        group by 1 order by 1`,
+  );
+  return list.map((r) => ({
+    [input.groupBy]: r.bucket,
+    calls: Number(r.calls),
+    tokens: Number(r.tokens),
+    credits: milliToCredits(Number(r.credits_milli)),
+    usd: nanoToUsd(Number(r.usd_nano)),
+  }));
+}
+
+export async function listAudit(q: Queryable, input: { action?: string; targetId?: string; page: number; pageSize: number }) {
+  const where = and(input.action ? eq(auditLog.action, input.action) : undefined, input.targetId ? eq(auditLog.targetId, input.targetId) : undefined);
+  const [list, [total]] = await Promise.all([
+    q.select().from(auditLog).where(where).orderBy(desc(auditLog.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
+    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(auditLog).where(where),
+  ]);
+  return {
+    items: list.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() })),
+    total: total?.n ?? 0,
+    page: input.page,
+    pageSize: input.pageSize,
+  };
+}
+
+export async function listUnattributed(q: Queryable, input: { page: number; pageSize: number }) {
+  const where = isNull(usageEvents.userId);
+  const [list, [total]] = await Promise.all([
+    q.select().from(usageEvents).where(where).orderBy(desc(usageEvents.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
+    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(usageEvents).where(where),
+  ]);
+  return {
+    items: list.map((e) => ({
+      id: e.id,
+      keyHash: e.keyHash,
+      litellmCallId: e.litellmCallId,
+      model: e.model,
+      status: e.status,
+      usd: nanoToUsd(e.costNano),
+      totalTokens: e.totalTokens,
+      startTime: e.startTime?.toISOString() ?? null,
+      receivedAt: e.receivedAt.toISOString(),
+    })),
+    total: total?.n ?? 0,
+    page: input.page,
+    pageSize: input.pageSize,
+  };
+}
+
+/** Organisation-wide numbers for the overview. */
+export async function stats(q: Queryable, input: { now: Date; timeZone: string; periodStart: Date }) {
+  const [people] = await rows<Record<string, string>>(
+    q,
+    sql`select count(*) filter (where u.status = 'active' and b.credit_state = 'ok') as active,
+               count(*) filter (where u.status = 'active' and b.credit_state = 'warned') as warned,
+               count(*) filter (where u.status = 'active' and b.credit_state = 'blocked') as blocked,
+               count(*) filter (where u.status = 'suspended') as suspended,
+               count(*) filter (where u.status = 'deleted') as deleted
+        from users u join balances b on b.user_id = u.id`,
+  );
+  const dayStart = sql`date_trunc('day', ${input.now.toISOString()}::timestamptz at time zone ${input.timeZone}) at time zone ${input.timeZone}`;
+  const [usage] = await rows<Record<string, string>>(
+    q,
+    sql`select coalesce(sum(debit_milli) filter (where start_time >= ${dayStart}), 0) as today_milli,
+               coalesce(sum(cost_nano) filter (where start_time >= ${dayStart}), 0) as today_nano,
+               coalesce(sum(debit_milli), 0) as period_milli,
+               coalesce(sum(cost_nano), 0) as period_nano,
+               count(*) as period_calls
+        from usage_events where status = 'success' and start_time >= ${input.periodStart.toISOString()}::timestamptz`,
+  );
+  const [unattributed] = await rows<{ n: string }>(q, sql`select count(*) as n from usage_events where user_id is null`);
+  const top = await rows<{ user_id: string; email: string; name: string; milli: string; nano: string }>(
+    q,
+    sql`select e.user_id, u.email, u.name, sum(e.debit_milli) as milli, sum(e.cost_nano) as nano
+        from usage_events e join users u on u.id = e.user_id
+        where e.status = 'success' and e.start_time >= ${input.periodStart.toISOString()}::timestamptz
+        group by 1, 2, 3 order by 4 desc limit 10`,
+  );
+  const n = (v: string | undefined) => Number(v ?? 0);
+  return {
+    people: { active: n(people?.active), warned: n(people?.warned), blocked: n(people?.blocked), suspended: n(people?.suspended), deleted: n(people?.deleted) },
+    today: { credits: milliToCredits(n(usage?.today_milli)), usd: nanoToUsd(n(usage?.today_nano)) },
+    period: { credits: milliToCredits(n(usage?.period_milli)), usd: nanoToUsd(n(usage?.period_nano)), calls: n(usage?.period_calls) },
+    unattributedEvents: n(unattributed?.n),
+    topConsumers: top.map((t) => ({ userId: t.user_id, email: t.email, name: t.name, credits: milliToCredits(n(t.milli)), usd: nanoToUsd(n(t.nano)) })),
+  };
+}
+
+function csvCell(v: unknown): string {
+  let s = v === null || v === undefined ? '' : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`; // no formula injection in spreadsheets
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Usage per person, model and day for a range, as CSV. */
+export async function usageCsv(q: Queryable, input: Range & { timeZone: string }): Promise<string> {
+  const filters = [sql`e.status = 'success'`, sql`e.user_id is not null`];
+  if (input.from) filters.push(sql`e.start_time >= ${input.from.toISOString()}::timestamptz`);
+  if (input.to) filters.push(sql`e.start_time < ${input.to.toISOString()}::timestamptz`);
+  const list = await rows<Record<string, string>>(
+    q,
+    sql`select to_char(e.start_time at time zone ${input.timeZone}, 'YYYY-MM-DD') as day, u.email, u.name,
+               coalesce(e.model_group, e.model, 'unknown') as model, count(*) as calls,
+               sum(e.total_tokens) as tokens, sum(e.debit_milli) as milli, sum(e.cost_nano) as nano
+        from usage_events e join users u on u.id = e.user_id
+        where ${sql.join(filters, sql` and `)}
+        group by 1, 2, 3, 4 order by 1, 2, 4`,
+  );
+  const header = 'day,email,name,model,calls,tokens,credits,usd';
+  const body = list.map((r) =>
+    [r.day, r.email, r.name, r.model, r.calls, r.tokens, milliToCredits(Number(r.milli)), nanoToUsd(Number(r.nano)).toFixed(9)].map(csvCell).join(','),
+  );
+  return [header, ...body].join('\n') + '\n';
+}

@@ -1,0 +1,142 @@
+import { sha256Hex } from '../../lib/crypto.js';
+import { MoneyError, usdToNano } from '../money.js';
+
+/** One LiteLLM call as we book it, parsed from a StandardLoggingPayload. */
+export interface UsageItem {
+  dedupKey: string;
+  litellmCallId: string | null;
+  providerId: string | null;
+  keyHash: string | null;
+  status: 'success' | 'failure';
+  callType: string | null;
+  model: string | null;
+  modelGroup: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costNano: number;
+  startTime: Date | null;
+  endTime: Date | null;
+  metadata: Record<string, unknown>;
+}
+
+export type ParseResult = { ok: true; item: UsageItem } | { ok: false; reason: string };
+
+const str = (v: unknown): string | null =>
+  typeof v === 'string' && v !== '' && v !== 'None' && v !== 'null' ? v : typeof v === 'number' ? String(v) : null;
+
+const tokens = (v: unknown): number => {
+  const n = typeof v === 'string' ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 2_000_000_000 ? n : 0;
+};
+
+/** startTime/endTime: epoch seconds (float) in StandardLoggingPayload; ISO strings tolerated. */
+function time(v: unknown): Date | null {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
+    const d = new Date(v < 1e11 ? v * 1000 : v);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  if (typeof v === 'string' && v) {
+    const asNum = Number(v);
+    if (Number.isFinite(asNum)) return time(asNum);
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  return null;
+}
+
+/** The metadata fields we keep (never message content). */
+const KEEP_METADATA = [
+  'user_api_key_alias',
+  'user_api_key_user_id',
+  'user_api_key_team_id',
+  'user_api_key_end_user_id',
+  'user_api_key_spend',
+  'requester_ip_address',
+];
+
+export function parseUsageItem(raw: unknown): ParseResult {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object' };
+  const p = raw as Record<string, unknown>;
+  const status = p.status === undefined || p.status === null ? 'success' : p.status;
+  if (status !== 'success' && status !== 'failure') return { ok: false, reason: `unknown status ${JSON.stringify(status)}` };
+
+  let costNano = 0;
+  const cost = p.response_cost;
+  if (cost === undefined || cost === null) {
+    if (status === 'success') return { ok: false, reason: 'missing response_cost' };
+  } else if (typeof cost === 'number' || typeof cost === 'string') {
+    try {
+      costNano = usdToNano(cost);
+    } catch (e) {
+      const msg = e instanceof MoneyError ? e.message : 'invalid';
+      return { ok: false, reason: `response_cost ${JSON.stringify(cost)}: ${msg}` };
+    }
+  } else {
+    return { ok: false, reason: 'response_cost is not a number' };
+  }
+  if (status === 'failure') costNano = 0; // failures are stored, never debited
+
+  const meta = (p.metadata && typeof p.metadata === 'object' ? p.metadata : {}) as Record<string, unknown>;
+  const keyHash = str(meta.user_api_key_hash) ?? (typeof meta.user_api_key === 'string' && /^[0-9a-f]{64}$/.test(meta.user_api_key) ? meta.user_api_key : null);
+  const litellmCallId = str(p.litellm_call_id);
+  const providerId = str(p.id);
+  const callType = str(p.call_type);
+  const startTime = time(p.startTime);
+  const dedupKey = litellmCallId
+    ? `c:${litellmCallId}`
+    : `h:${sha256Hex([providerId, p.startTime ?? '', keyHash ?? '', callType ?? ''].join('|'))}`;
+
+  const metadata: Record<string, unknown> = {};
+  for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = meta[k];
+  if (p.end_user) metadata.end_user = p.end_user;
+  if (status === 'failure' && p.error_information) metadata.error_information = p.error_information;
+
+  return {
+    ok: true,
+    item: {
+      dedupKey,
+      litellmCallId,
+      providerId,
+      keyHash,
+      status,
+      callType,
+      model: str(p.model),
+      modelGroup: str(p.model_group),
+      promptTokens: tokens(p.prompt_tokens),
+      completionTokens: tokens(p.completion_tokens),
+      totalTokens: tokens(p.total_tokens),
+      costNano,
+      startTime,
+      endTime: time(p.endTime),
+      metadata,
+    },
+  };
+}
+
+/**
+ * Split a webhook body into items: a JSON array, one JSON object, or NDJSON (one object a line;
+ * a bad line becomes a rejected item, not a rejected request). Returns null for a body that is
+ * neither (→ 400).
+ */
+export function splitBody(text: string): { items: unknown[]; badLines: string[] } | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  try {
+    const parsed: unknown = JSON.parse(trimmed);
+    return { items: Array.isArray(parsed) ? parsed : [parsed], badLines: [] };
+  } catch {
+    const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
+    if (lines.length < 2) return null;
+    const items: unknown[] = [];
+    const badLines: string[] = [];
+    for (const line of lines) {
+      try {
+        items.push(JSON.parse(line));
+      } catch {
+        badLines.push(line);
+      }
+    }
+    return items.length === 0 ? null : { items, badLines };
+  }
+}

@@ -1,0 +1,85 @@
+import { createMiddleware } from 'hono/factory';
+import { getCookie } from 'hono/cookie';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import { actorFromApiToken, actorFromSession } from '../domain/auth/sessions.js';
+import { safeEqual } from '../lib/crypto.js';
+import { ApiError } from '../lib/errors.js';
+import type { AppEnv } from './env.js';
+
+export const SESSION_COOKIE = 'tcc_session';
+export const CSRF_COOKIE = 'tcc_csrf';
+
+/** Request id, child logger, one `request completed` line per request. */
+export function requestContext(deps: Deps) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    const log = deps.log.child({ requestId });
+    c.set('deps', deps);
+    c.set('requestId', requestId);
+    c.set('log', log);
+    c.header('X-Request-Id', requestId);
+    const start = performance.now();
+    await next();
+    log.info(
+      { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round((performance.now() - start) * 10) / 10 },
+      'request completed',
+    );
+  });
+}
+
+export function clientIp(c: Parameters<typeof getConnInfo>[0]): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Read-only POSTs that viewers may call. */
+const READ_ONLY_POSTS = new Set(['/api/settings/conversion-factor/preview', '/api/auth/logout']);
+
+/**
+ * Admin API authentication: `Authorization: Bearer <API token>` or the session cookie.
+ * Cookie-authenticated mutations must echo the CSRF cookie in `X-CSRF-Token`.
+ * Viewers may read; every mutation needs the admin role.
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const { db, clock } = c.get('deps');
+  const header = c.req.header('authorization');
+  const now = clock.now();
+  let actor = null;
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (m) actor = await actorFromApiToken(db, m[1]!, now);
+  } else {
+    const session = getCookie(c, SESSION_COOKIE);
+    if (session) {
+      actor = await actorFromSession(db, session, now);
+      if (actor && !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) {
+        const cookie = getCookie(c, CSRF_COOKIE) ?? '';
+        const sent = c.req.header('x-csrf-token') ?? '';
+        if (!cookie || !safeEqual(cookie, sent)) throw new ApiError('forbidden', 'missing or wrong X-CSRF-Token header');
+      }
+    }
+  }
+  if (!actor) throw new ApiError('unauthorized', 'authentication required');
+  c.set('actor', actor);
+  const isRead = ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method) || READ_ONLY_POSTS.has(c.req.path);
+  if (!isRead && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
+  await next();
+});
+
+/** Security headers for every response (the dashboard included). */
+export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  c.header('X-Content-Type-Options', 'nosniff');
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Referrer-Policy', 'no-referrer');
+  c.header(
+    'Content-Security-Policy',
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+  );
+});

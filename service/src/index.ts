@@ -1,0 +1,53 @@
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createDeps } from './deps.js';
+import { bootstrap } from './domain/auth/bootstrap.js';
+import { startJobs } from './jobs/index.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const deps = await createDeps(config);
+  const { generatedPassword } = await bootstrap(deps);
+  if (generatedPassword) {
+    // Printed once, to the terminal only (never to the JSON log).
+    process.stderr.write(
+      `\n  First start: admin account created.\n  email:    ${config.ADMIN_EMAIL}\n  password: ${generatedPassword}\n  (shown once; set ADMIN_PASSWORD to choose it)\n\n`,
+    );
+  }
+  if (!config.WEBHOOK_SECRET) deps.log.warn('WEBHOOK_SECRET is not set: POST /webhooks/litellm answers 503');
+  if (!deps.litellm) deps.log.warn('LITELLM_URL is not set: keys are not provisioned and budgets are not pushed');
+
+  const jobs = config.JOBS_ENABLED ? startJobs(deps) : undefined;
+  const app = createApp(deps);
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    deps.log.info({ port: info.port, database: deps.dbKind }, `listening on http://localhost:${info.port}`);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.log.info({ signal }, 'shutting down');
+    server.close();
+    await jobs?.stop();
+    await deps.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

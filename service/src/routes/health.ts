@@ -1,0 +1,45 @@
+import { Hono } from 'hono';
+import { sql } from 'drizzle-orm';
+import { one } from '../db/client.js';
+import type { AppEnv } from '../http/env.js';
+
+const withTimeout = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+
+export const healthRoutes = new Hono<AppEnv>()
+  .get('/health', (c) => c.json({ status: 'ok' }))
+  .get('/ready', async (c) => {
+    const deps = c.get('deps');
+    const checks: Record<string, { ok: boolean; detail?: string; [k: string]: unknown }> = {};
+    try {
+      const lag = await withTimeout(
+        one<{ pending: string; oldest: number | null }>(
+          deps.db,
+          sql`select count(*) as pending, extract(epoch from (now() - min(created_at)))::float8 as oldest
+              from outbox where status = 'pending'`,
+        ),
+        2000,
+      );
+      checks.database = { ok: true, kind: deps.dbKind };
+      checks.outbox = { ok: true, pending: Number(lag?.pending ?? 0), oldestSeconds: lag?.oldest === null || lag?.oldest === undefined ? 0 : Math.round(Number(lag.oldest)) };
+    } catch (e) {
+      checks.database = { ok: false, detail: (e as Error).message };
+    }
+    if (deps.redis) {
+      try {
+        await withTimeout(deps.redis.ping(), 1000);
+        checks.redis = { ok: true };
+      } catch (e) {
+        checks.redis = { ok: false, detail: `degraded: ${(e as Error).message}` };
+      }
+    }
+    if (deps.litellm) {
+      const up = await withTimeout(deps.litellm.health(), 2000).catch(() => false);
+      checks.litellm = { ok: up, ...(up ? {} : { detail: 'unreachable; budget pushes wait in the outbox' }) };
+    } else {
+      checks.litellm = { ok: true, detail: 'not configured' };
+    }
+    // Only the database is required to serve; Redis and LiteLLM outages degrade, they don't stop us.
+    const ready = checks.database?.ok === true;
+    return c.json({ status: ready ? 'ready' : 'unavailable', checks }, ready ? 200 : 503);
+  });

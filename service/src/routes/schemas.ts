@@ -1,0 +1,104 @@
+import { z } from '@hono/zod-openapi';
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+const err = (description: string) => ({ content: { 'application/json': { schema: ErrorSchema } }, description });
+
+/** Error responses every protected route may give. */
+export const authErrors = {
+  400: err('Invalid input'),
+  401: err('Not authenticated'),
+  403: err('Not allowed for this role'),
+} as const;
+export const notFoundError = { 404: err('Not found') } as const;
+export const conflictError = { 409: err('Conflict') } as const;
+export const unprocessableError = { 422: err('Refused by a business rule') } as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { 'application/json': { schema } }, required: true },
+});
+
+export const IdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const PersonStateSchema = z.enum(['active', 'warned', 'blocked', 'suspended', 'deleted']);
+
+export const BalanceSchema = z
+  .object({
+    credits: z.number(),
+    monthlyRemaining: z.number(),
+    topupRemaining: z.number(),
+    usedThisPeriod: z.number(),
+    percentUsed: z.number(),
+    period: z.string(),
+    state: PersonStateSchema,
+  })
+  .openapi('Balance');
+
+export const KeySchema = z
+  .object({
+    id: z.string(),
+    alias: z.string(),
+    status: z.enum(['pending', 'active', 'blocked', 'revoked']),
+    hint: z.string().nullable(),
+    spendUsd: z.number(),
+    createdAt: z.string(),
+  })
+  .openapi('Key');
+
+export const UserSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    name: z.string(),
+    status: z.enum(['active', 'suspended', 'deleted']),
+    locale: z.enum(['pt-BR', 'en']),
+    plan: z.object({ id: z.string(), slug: z.string(), name: z.string(), monthlyCredits: z.number() }),
+    balance: BalanceSchema,
+    key: KeySchema.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('User');
+
+export const PlanSchema = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    monthlyCredits: z.number(),
+    active: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Plan');
+
+export const PageQuery = {
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+};
+
+/** Whole or fractional credits (≤ 3 decimals), bounded. */
+export const CreditsAmount = z
+  .number()
+  .finite()
+  .refine((v) => Math.abs(v) <= 1e12, 'must be at most 1,000,000,000,000 credits')
+  .refine((v) => Math.round(v * 1000) / 1000 === v, 'at most 3 decimal places');
+
+export const DateParam = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date or date-time')
+  .transform((v) => new Date(v));

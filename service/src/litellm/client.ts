@@ -1,0 +1,278 @@
+/**
+ * Typed client of LiteLLM's key admin API (shared/LITELLM.md).
+ *
+ * Every call sends the master key as a Bearer token and is bounded by a timeout. USD amounts are
+ * LiteLLM's floats and pass through untouched: converting to ledger integers happens elsewhere.
+ * Failures throw LiteLLMError (errors.ts); "not found" answers that callers treat as a normal
+ * outcome (key info of an unknown key, deleting an already-deleted key) are returned instead.
+ */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { LiteLLMError, describeNetworkError, readErrorBody } from './errors.js';
+import * as s from './schemas.js';
+
+export interface LiteLLMClientOptions {
+  baseUrl: string;
+  masterKey: string;
+  /** Per-request timeout; default 10 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface GenerateKeyInput {
+  keyAlias: string;
+  userId: string;
+  maxBudgetUsd: number;
+  metadata: Record<string, unknown>;
+  blocked?: boolean;
+}
+
+export interface GeneratedKey {
+  /** Plaintext `sk-...`; LiteLLM shows it only this once. */
+  key: string;
+  /** sha256 hex of `key`: LiteLLM's `token`, and `metadata.user_api_key_hash` in usage events. */
+  token: string;
+  keyAlias: string;
+  expires: string | null;
+}
+
+export interface UpdateKeyInput {
+  maxBudgetUsd?: number;
+  blocked?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export interface KeyInfo {
+  spend: number;
+  maxBudget: number | null;
+  blocked: boolean;
+  keyAlias: string | null;
+  userId: string | null;
+  metadata: Record<string, unknown>;
+  raw: Record<string, unknown>;
+}
+
+export interface DeleteKeysResult {
+  /** What LiteLLM reports deleted (it echoes the keys as passed). */
+  deleted: string[];
+  /** True when LiteLLM answered "not found": the keys were already gone. Not an error. */
+  notFound: boolean;
+}
+
+export interface SpendLogsQuery {
+  apiKeyHash: string;
+  /** `YYYY-MM-DD` (UTC). LiteLLM filters `startTime >= startDate 00:00 and <= endDate 00:00`. */
+  startDate?: string;
+  endDate?: string;
+}
+
+export interface SpendLog {
+  requestId: string;
+  apiKeyHash: string;
+  spend: number;
+  totalTokens: number;
+  promptTokens: number;
+  completionTokens: number;
+  startTime: string;
+  endTime: string | null;
+  model: string | null;
+  user: string | null;
+  status: string | null;
+  metadata: Record<string, unknown>;
+  raw: Record<string, unknown>;
+}
+
+export interface LiteLLMClient {
+  generateKey(input: GenerateKeyInput): Promise<GeneratedKey>;
+  updateKey(keyOrHash: string, input: UpdateKeyInput): Promise<Record<string, unknown>>;
+  keyInfo(keyOrHash: string): Promise<KeyInfo | null>;
+  deleteKeys(keysOrHashes: string[]): Promise<DeleteKeysResult>;
+  blockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
+  unblockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
+  spendLogs(query: SpendLogsQuery): Promise<SpendLog[]>;
+  /** Reachability only (GET /health/liveliness); never throws. */
+  health(): Promise<boolean>;
+}
+
+interface CallOptions {
+  query?: Record<string, string>;
+  body?: unknown;
+  timeoutMs?: number;
+}
+
+interface Reply {
+  status: number;
+  ok: boolean;
+  body: unknown;
+  text: string;
+}
+
+const HEALTH_TIMEOUT_MS = 2_000;
+
+export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
+  const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const doFetch = opts.fetch ?? fetch;
+  const secrets = [opts.masterKey];
+
+  const fail = (endpoint: string, init: Omit<ConstructorParameters<typeof LiteLLMError>[0], 'endpoint' | 'secrets'>) =>
+    new LiteLLMError({ ...init, endpoint, secrets });
+
+  async function call(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
+    const endpoint = `${method} ${path}`;
+    const url = new URL(baseUrl + path);
+    for (const [k, v] of Object.entries(o.query ?? {})) url.searchParams.set(k, v);
+    let res: Response;
+    let text: string;
+    try {
+      res = await doFetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${opts.masterKey}`,
+          accept: 'application/json',
+          ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: o.body === undefined ? null : JSON.stringify(o.body),
+        signal: AbortSignal.timeout(o.timeoutMs ?? timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const detail = timedOut ? `no answer within ${o.timeoutMs ?? timeoutMs} ms` : describeNetworkError(err);
+      throw fail(endpoint, { code: timedOut ? 'timeout' : 'network', status: 0, detail, cause: err });
+    }
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : (JSON.parse(text) as unknown);
+    } catch {
+      if (res.ok) throw fail(endpoint, { code: 'invalid_response', status: res.status, detail: 'body is not JSON' });
+      body = undefined;
+    }
+    return { status: res.status, ok: res.ok, body, text };
+  }
+
+  function httpError(endpoint: string, reply: Reply): LiteLLMError {
+    const { message, type } = readErrorBody(reply.body, reply.text);
+    return fail(endpoint, { code: 'http', status: reply.status, detail: message, errorType: type });
+  }
+
+  function parse<T extends z.ZodType>(endpoint: string, schema: T, reply: Reply): z.infer<T> {
+    const parsed = schema.safeParse(reply.body);
+    if (parsed.success) return parsed.data;
+    const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+    throw fail(endpoint, { code: 'invalid_response', status: reply.status, detail: `unexpected shape at ${where}` });
+  }
+
+  async function post<T extends z.ZodType>(path: string, body: unknown, schema: T): Promise<z.infer<T>> {
+    const reply = await call('POST', path, { body });
+    if (!reply.ok) throw httpError(`POST ${path}`, reply);
+    return parse(`POST ${path}`, schema, reply);
+  }
+
+  return {
+    async generateKey(input) {
+      const body = {
+        key_alias: input.keyAlias,
+        user_id: input.userId,
+        max_budget: input.maxBudgetUsd,
+        metadata: input.metadata,
+        ...(input.blocked === undefined ? {} : { blocked: input.blocked }),
+      };
+      const r = await post('/key/generate', body, s.generateKeyResponse);
+      return {
+        key: r.key,
+        token: r.token ?? createHash('sha256').update(r.key).digest('hex'),
+        keyAlias: r.key_alias ?? input.keyAlias,
+        expires: r.expires ?? null,
+      };
+    },
+
+    async updateKey(keyOrHash, input) {
+      const body: Record<string, unknown> = { key: keyOrHash };
+      if (input.maxBudgetUsd !== undefined) body.max_budget = input.maxBudgetUsd;
+      if (input.blocked !== undefined) body.blocked = input.blocked;
+      if (input.metadata !== undefined) body.metadata = input.metadata;
+      return post('/key/update', body, s.updateKeyResponse);
+    },
+
+    async keyInfo(keyOrHash) {
+      const reply = await call('GET', '/key/info', { query: { key: keyOrHash } });
+      if (reply.status === 404) return null;
+      if (!reply.ok) throw httpError('GET /key/info', reply);
+      const { info } = parse('GET /key/info', s.keyInfoResponse, reply);
+      return {
+        spend: info.spend ?? 0,
+        maxBudget: info.max_budget ?? null,
+        blocked: info.blocked === true,
+        keyAlias: info.key_alias ?? null,
+        userId: info.user_id ?? null,
+        metadata: info.metadata,
+        raw: info,
+      };
+    },
+
+    async deleteKeys(keysOrHashes) {
+      if (keysOrHashes.length === 0) return { deleted: [], notFound: false };
+      const reply = await call('POST', '/key/delete', { body: { keys: keysOrHashes } });
+      // LiteLLM answers 404 when none of the keys exist (older versions: 400 "not found").
+      const notFound =
+        reply.status === 404 ||
+        (reply.status === 400 && /not found/i.test(readErrorBody(reply.body, reply.text).message));
+      if (notFound) return { deleted: [], notFound: true };
+      if (!reply.ok) throw httpError('POST /key/delete', reply);
+      return { deleted: parse('POST /key/delete', s.deleteKeysResponse, reply).deleted_keys, notFound: false };
+    },
+
+    async blockKey(keyOrHash) {
+      const r = await post('/key/block', { key: keyOrHash }, s.blockKeyResponse);
+      return { blocked: r.blocked === true };
+    },
+
+    async unblockKey(keyOrHash) {
+      const r = await post('/key/unblock', { key: keyOrHash }, s.blockKeyResponse);
+      return { blocked: r.blocked === true };
+    },
+
+    async spendLogs(q) {
+      if ((q.startDate === undefined) !== (q.endDate === undefined)) {
+        throw new TypeError('spendLogs: give both startDate and endDate, or neither');
+      }
+      const query: Record<string, string> = { api_key: q.apiKeyHash };
+      // With a date range LiteLLM summarizes per day unless told not to.
+      if (q.startDate && q.endDate) {
+        Object.assign(query, { start_date: q.startDate, end_date: q.endDate, summarize: 'false' });
+      }
+      const reply = await call('GET', '/spend/logs', { query });
+      if (!reply.ok) throw httpError('GET /spend/logs', reply);
+      const rows = parse('GET /spend/logs', s.spendLogsResponse, reply).filter((r) => r !== null);
+      return rows.map((row) => toSpendLog(parse('GET /spend/logs', s.spendLogRow, { ...reply, body: row })));
+    },
+
+    async health() {
+      try {
+        const reply = await call('GET', '/health/liveliness', { timeoutMs: Math.min(timeoutMs, HEALTH_TIMEOUT_MS) });
+        return reply.ok;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function toSpendLog(r: s.SpendLogRowRaw): SpendLog {
+  return {
+    requestId: r.request_id,
+    apiKeyHash: r.api_key,
+    spend: r.spend,
+    totalTokens: r.total_tokens ?? 0,
+    promptTokens: r.prompt_tokens ?? 0,
+    completionTokens: r.completion_tokens ?? 0,
+    startTime: r.startTime,
+    endTime: r.endTime ?? null,
+    model: r.model ?? null,
+    user: r.user ?? null,
+    status: r.status ?? null,
+    metadata: r.metadata,
+    raw: r,
+  };
+}

@@ -1,0 +1,18 @@
+export const TEMPLATE_DB = 'companion_test_template';
+
+/** Real PostgreSQL for tests when set (CI sets it); otherwise embedded PGlite. */
+export function testDatabaseUrl(): string | undefined {
+  const v = process.env.TEST_DATABASE_URL?.trim();
+  return v ? v : undefined;
+}
+
+export function testRedisUrl(): string | undefined {
+  const v = process.env.TEST_REDIS_URL?.trim();
+  return v ? v : undefined;
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}

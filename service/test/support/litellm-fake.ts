@@ -1,0 +1,367 @@
+/**
+ * Contract fake of the LiteLLM proxy: mirrors LiteLLM 1.109.x key management + budget checks as
+ * documented in shared/LITELLM.md. The ONE fake in this project (real LiteLLM with a database needs
+ * Prisma binaries that cannot be downloaded here). Error bodies, status codes and quirks follow
+ * LiteLLM's source (key_management_endpoints.py, auth_checks.py, spend_management_endpoints.py):
+ * - `/key/info` echoes the key as passed; `/key/update` on an unknown key says "Team not found";
+ * - `/key/delete` answers 404 only when NONE of the keys exist, else echoes every key passed;
+ * - `/spend/logs` with both dates summarizes per day unless `summarize=false`;
+ * - chat: blocked → 401, `spend >= max_budget` → 400 budget_exceeded before the "provider call";
+ *   cost is added after the response, so concurrent requests can overshoot.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type HttpBindings } from '@hono/node-server';
+import { Hono, type Context, type Next } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export type FaultKind = 500 | 'timeout' | 'garbage' | 'reset';
+type Json = Record<string, unknown>;
+type Ctx = Context<{ Bindings: HttpBindings }>;
+
+export interface FakeKeyRow extends Json {
+  token: string;
+  key_alias: string | null;
+  user_id: string | null;
+  spend: number;
+  max_budget: number | null;
+  blocked: boolean | null;
+  metadata: Json;
+}
+
+export interface FakeCall {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  fault?: FaultKind | 'down';
+}
+
+export interface LiteLLMFakeOptions {
+  masterKey: string;
+  webhook?: { url: string; secret: string };
+  /** USD per token by model name; default one model, `mock-model`, costing 0.00005 per call. */
+  prices?: Record<string, { input: number; output: number }>;
+}
+
+export interface LiteLLMFake {
+  url: string;
+  /** Admin requests in arrival order (faulted ones too, marked with `fault`). */
+  calls: FakeCall[];
+  keys(): FakeKeyRow[];
+  getKey(keyOrHash: string): FakeKeyRow | undefined;
+  /** Overwrite a key's spend (simulates drift, e.g. spend lost on a LiteLLM DB error). */
+  setSpend(keyOrHash: string, usd: number): void;
+  faults: { failNext(n: number, kind: FaultKind): void; down(on: boolean): void };
+  /** Await post-response work: spend updates, spend-log rows and webhook deliveries. */
+  flushCallbacks(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+const hashOf = (keyOrHash: string): string => (keyOrHash.startsWith('sk-') ? sha256(keyOrHash) : keyOrHash);
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Python's repr() of a float, as LiteLLM prints numbers in messages (5e-05, 0.0001, 1.0). */
+export function pyFloat(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e16) return n.toFixed(1);
+  const a = Math.abs(n);
+  if (a !== 0 && (a < 1e-4 || a >= 1e16)) return n.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  return String(n);
+}
+/** str() of FastAPI's `detail={"error": ...}` as it lands in ProxyException.message. */
+const pyDetail = (msg: string): string => `{'error': '${msg}'}`;
+
+function proxyError(c: Ctx, status: number, message: string, type: string, param: string | null = 'None') {
+  return c.json({ error: { message, type, param, code: String(status) } }, status as ContentfulStatusCode);
+}
+
+function bearer(c: Ctx): string | undefined {
+  return c.req.header('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+}
+
+function authError(c: Ctx, token: string | undefined) {
+  if (!token) return proxyError(c, 401, 'Authentication Error, No api key passed in.', 'auth_error');
+  if (!token.startsWith('sk-')) {
+    const msg = `Authentication Error, LiteLLM Virtual Key expected. Received=${token}, expected to start with 'sk-'.`;
+    return proxyError(c, 401, msg, 'auth_error');
+  }
+  const msg = `Authentication Error, Invalid proxy server token passed. Received API Key = sk-...${token.slice(-4)}, Key Hash (Token) =${sha256(token)}. Unable to find token in cache or \`LiteLLM_VerificationTokenTable\``;
+  return proxyError(c, 401, msg, 'auth_error');
+}
+
+export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLLMFake> {
+  const prices = opts.prices ?? { 'mock-model': { input: 0.0000025, output: 0.00000125 } };
+  const store = new Map<string, FakeKeyRow>();
+  const spendLogs: Json[] = [];
+  const calls: FakeCall[] = [];
+  const queuedFaults: FaultKind[] = [];
+  const hanging = new Set<() => void>();
+  const pending = new Set<Promise<unknown>>();
+  let isDown = false;
+
+  const track = (work: Promise<unknown>) => {
+    const p = work.catch(() => undefined);
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+  const readBody = async (c: Ctx): Promise<Json> => ((await c.req.json().catch(() => null)) ?? {}) as Json;
+  const aliasTaken = (alias: unknown, except?: string) =>
+    alias != null && [...store.values()].some((r) => r.key_alias === alias && r.token !== except);
+  const publicRow = (row: FakeKeyRow) => {
+    const { token: _t, ...rest } = clone(row);
+    return { ...rest, litellm_budget_table: null, object_permission: null };
+  };
+
+  const app = new Hono<{ Bindings: HttpBindings }>();
+
+  app.use('*', async (c, next) => {
+    if (isDown) return proxyError(c, 503, 'Service Unavailable', 'internal_server_error');
+    await next();
+  });
+
+  const adminGate = async (c: Ctx, next: Next) => {
+    const body: unknown = c.req.method === 'POST' ? await c.req.json().catch(() => undefined) : undefined;
+    const call: FakeCall = { method: c.req.method, path: c.req.path, query: c.req.query(), body };
+    calls.push(call);
+    const fault = queuedFaults.shift();
+    if (fault !== undefined) {
+      call.fault = fault;
+      if (fault === 500) return proxyError(c, 500, 'Internal Server Error, injected fault', 'internal_server_error');
+      if (fault === 'garbage') return c.html('<html><body>502 Bad Gateway</body></html>', 200);
+      if (fault === 'reset') {
+        c.env.incoming.socket.destroy();
+        return c.body(null, 500);
+      }
+      await new Promise<void>((resolve) => hanging.add(resolve));
+      return c.body(null, 504);
+    }
+    const token = bearer(c);
+    if (token !== opts.masterKey) {
+      const row = token ? store.get(sha256(token)) : undefined;
+      if (!row) return authError(c, token);
+      const msg = `Authentication Error, Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=${c.req.path}. Your role=None. Your user_id=${row.user_id ?? 'None'}`;
+      return proxyError(c, 401, msg, 'auth_error');
+    }
+    await next();
+  };
+  app.use('/key/*', adminGate);
+  app.use('/spend/*', adminGate);
+
+  app.post('/key/generate', async (c) => {
+    const b = await readBody(c);
+    if (typeof b.max_budget === 'number' && b.max_budget < 0) {
+      const msg = pyDetail(`max_budget cannot be negative. Received: ${pyFloat(b.max_budget)}`);
+      return proxyError(c, 400, msg, 'internal_server_error');
+    }
+    if (aliasTaken(b.key_alias)) {
+      const msg = `Key with alias '${String(b.key_alias)}' already exists. Unique key aliases across all keys are required.`;
+      return proxyError(c, 400, msg, 'bad_request_error', 'key_alias');
+    }
+    const key = typeof b.key === 'string' ? b.key : `sk-${randomBytes(16).toString('base64url')}`;
+    const now = new Date().toISOString();
+    const row: FakeKeyRow = {
+      token: sha256(key), key_name: `sk-...${key.slice(-4)}`, key_alias: (b.key_alias as string) ?? null,
+      user_id: (b.user_id as string) ?? null, team_id: null, spend: 0, max_budget: (b.max_budget as number) ?? null,
+      soft_budget: b.soft_budget ?? null, budget_duration: b.budget_duration ?? null, budget_reset_at: null,
+      blocked: (b.blocked as boolean) ?? null, metadata: (b.metadata as Json) ?? {}, models: b.models ?? [],
+      tpm_limit: b.tpm_limit ?? null, rpm_limit: b.rpm_limit ?? null, expires: null, created_at: now, updated_at: now,
+    };
+    store.set(row.token, row);
+    return c.json({ ...clone(row), key, token_id: row.token, budget_id: null, litellm_budget_table: null });
+  });
+
+  app.post('/key/update', async (c) => {
+    const { key, ...changes } = await readBody(c);
+    if (typeof changes.max_budget === 'number' && changes.max_budget < 0) {
+      const msg = pyDetail(`max_budget cannot be negative. Received: ${pyFloat(changes.max_budget)}`);
+      return proxyError(c, 400, msg, 'auth_error'); // update_key_fn re-types HTTPExceptions as auth_error
+    }
+    const row = typeof key === 'string' ? store.get(hashOf(key)) : undefined;
+    if (!row) {
+      const msg = pyDetail(`Team not found, passed team_id=${String(changes.team_id ?? 'None')}`); // sic
+      return proxyError(c, 404, msg, 'auth_error');
+    }
+    if (aliasTaken(changes.key_alias, row.token)) {
+      const msg = `Key with alias '${String(changes.key_alias)}' already exists. Unique key aliases across all keys are required.`;
+      return proxyError(c, 400, msg, 'bad_request_error', 'key_alias');
+    }
+    const metadata = (changes.metadata as Json | undefined) ?? row.metadata;
+    Object.assign(row, changes, { metadata, updated_at: new Date().toISOString() });
+    return c.json({ key, ...clone(changes), metadata: clone(row.metadata), token: row.token });
+  });
+
+  app.get('/key/info', (c) => {
+    const key = c.req.query('key') ?? opts.masterKey;
+    const row = store.get(hashOf(key));
+    if (!row) return proxyError(c, 404, 'Key not found in database', 'not_found_error', 'key');
+    return c.json({ key, info: publicRow(row) });
+  });
+
+  app.post('/key/delete', async (c) => {
+    const keys = (await readBody(c)).keys;
+    if (!Array.isArray(keys)) {
+      return proxyError(c, 500, 'Internal Server Error, Invalid request type', 'internal_server_error');
+    }
+    const found = keys.map((k) => hashOf(String(k))).filter((h) => store.has(h));
+    if (found.length === 0) return proxyError(c, 404, pyDetail('No keys found'), 'internal_server_error');
+    for (const h of found) store.delete(h);
+    return c.json({ deleted_keys: keys });
+  });
+
+  for (const [path, blocked] of [['/key/block', true], ['/key/unblock', false]] as const) {
+    app.post(path, async (c) => {
+      const key = String((await readBody(c)).key ?? '');
+      if (!key.startsWith('sk-') && !/^[0-9a-f]{64}$/.test(key)) {
+        return proxyError(c, 400, 'Invalid key format.', 'bad_request_error', 'key');
+      }
+      const row = store.get(hashOf(key));
+      if (!row) return proxyError(c, 404, `Key ${key} not found`, 'bad_request_error', 'key');
+      row.blocked = blocked;
+      row.updated_at = new Date().toISOString();
+      return c.json(clone(row));
+    });
+  }
+
+  app.get('/spend/logs', (c) => {
+    const { api_key: apiKey, start_date: start, end_date: end, summarize } = c.req.query();
+    if (!start || !end) {
+      const hash = apiKey === undefined ? undefined : hashOf(apiKey);
+      return c.json(spendLogs.filter((r) => hash === undefined || r.api_key === hash));
+    }
+    const from = Date.parse(`${start}T00:00:00Z`);
+    const to = Date.parse(`${end}T00:00:00Z`);
+    if (Number.isNaN(from) || Number.isNaN(to)) {
+      return proxyError(c, 500, "/spend/logs Errortime data does not match format '%Y-%m-%d'", 'internal_error');
+    }
+    const inRange = (r: Json) => Date.parse(String(r.startTime)) >= from && Date.parse(String(r.startTime)) <= to;
+    const rows = spendLogs
+      .filter((r) => (apiKey === undefined || r.api_key === apiKey) && inRange(r)) // api_key is NOT hashed here
+      .sort((a, b) => String(b.startTime).localeCompare(String(a.startTime)));
+    if (summarize === 'false' || summarize === '0') return c.json(rows);
+    const days = new Map<string, { spend: number; users: Json; models: Json } & Json>();
+    for (const r of [...rows].reverse()) {
+      const day = String(r.startTime).slice(0, 10);
+      const d = days.get(day) ?? { spend: 0, users: {}, models: {} };
+      const add = (o: Json, k: string) => (o[k] = ((o[k] as number | undefined) ?? 0) + (r.spend as number));
+      add(d, 'spend');
+      add(d, String(r.api_key));
+      add(d.users, String(r.user));
+      add(d.models, String(r.model));
+      days.set(day, d);
+    }
+    const out: Json[] = [...days].map(([day, d]) => ({ ...d, startTime: day }));
+    // Like LiteLLM: after the last day with data, zero rows up to end_date.
+    for (let t = Date.parse(`${String(out.at(-1)?.startTime)}T00:00:00Z`) + 86_400_000; t <= to; t += 86_400_000) {
+      out.push({ startTime: new Date(t).toISOString().slice(0, 10), spend: 0, users: {}, models: {} });
+    }
+    return c.json(out);
+  });
+
+  app.get('/health/liveliness', (c) => c.json("I'm alive!"));
+
+  const chat = async (c: Ctx) => {
+    const token = bearer(c);
+    const isMaster = token === opts.masterKey;
+    const row = token && !isMaster ? store.get(sha256(token)) : undefined;
+    if (!token || (!isMaster && !row)) return authError(c, token);
+    if (row?.blocked) {
+      const msg = "Authentication Error, Key is blocked. Update via `/key/unblock` if you're admin.";
+      return proxyError(c, 401, msg, 'auth_error');
+    }
+    if (row && row.max_budget !== null && row.spend >= row.max_budget) {
+      const msg = `Budget has been exceeded! Current cost: ${pyFloat(row.spend)}, Max budget: ${pyFloat(row.max_budget)}`;
+      return proxyError(c, 400, msg, 'budget_exceeded', null);
+    }
+    const body = await readBody(c);
+    const model = String(body.model ?? '');
+    const price = prices[model];
+    if (!price) {
+      const msg = pyDetail(`/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`);
+      return proxyError(c, 400, msg, 'None');
+    }
+    const startTime = Date.now() / 1000;
+    const usage = { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 };
+    const cost = usage.prompt_tokens * price.input + usage.completion_tokens * price.output;
+    const id = `chatcmpl-${randomUUID()}`;
+    const callId = randomUUID();
+    const response = {
+      id, created: Math.floor(startTime), model, object: 'chat.completion', system_fingerprint: null,
+      choices: [{ finish_reason: 'stop', index: 0, message: { role: 'assistant', content: 'This is a mock request' } }],
+      usage,
+    };
+    const hash = row?.token ?? sha256(opts.masterKey);
+    const spendBefore = row?.spend ?? 0;
+    track(new Promise((r) => setImmediate(r)).then(() => {
+      const endTime = Date.now() / 1000;
+      if (row) row.spend += cost;
+      const meta = {
+        user_api_key_hash: hash, user_api_key_alias: row?.key_alias ?? null, user_api_key_user_id: row?.user_id ?? null,
+        user_api_key_team_id: null, user_api_key_org_id: null, user_api_key_end_user_id: null,
+        user_api_key_spend: spendBefore, user_api_key_max_budget: row?.max_budget ?? null,
+        user_api_key_request_route: c.req.path,
+      };
+      spendLogs.push({
+        request_id: id, call_type: 'acompletion', api_key: hash, spend: cost, ...usage,
+        startTime: new Date(startTime * 1000).toISOString(), endTime: new Date(endTime * 1000).toISOString(),
+        model, model_group: model, custom_llm_provider: 'openai', user: row?.user_id ?? '', metadata: meta,
+        cache_hit: 'False', request_tags: [], team_id: '', end_user: '', status: 'success',
+      });
+      if (!opts.webhook) return;
+      const payload = {
+        id, trace_id: randomUUID(), litellm_call_id: callId, call_type: 'acompletion', stream: false, status: 'success',
+        response_cost: cost, custom_llm_provider: 'openai', ...usage, startTime, endTime, completionStartTime: endTime,
+        model, model_id: `mock-${model}`, model_group: model, api_base: 'https://api.openai.com/v1', metadata: meta,
+        cache_hit: null, cache_key: null, saved_cache_cost: 0, request_tags: [], end_user: '', requester_ip_address: '',
+        messages: body.messages ?? [], response, error_str: null, error_information: null, model_parameters: {},
+        hidden_params: { model_id: `mock-${model}`, api_base: 'https://api.openai.com/v1', response_cost: cost },
+      };
+      return fetch(opts.webhook.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.webhook.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify([payload]),
+      }).then((res) => res.body?.cancel(), () => undefined); // generic_api ignores the status: at most once
+    }));
+    c.header('x-litellm-call-id', callId);
+    c.header('x-litellm-response-cost', String(cost));
+    return c.json(response);
+  };
+  app.post('/chat/completions', chat);
+  app.post('/v1/chat/completions', chat);
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    keys: () => [...store.values()].map(clone),
+    getKey: (k) => {
+      const row = store.get(hashOf(k));
+      return row && clone(row);
+    },
+    setSpend(k, usd) {
+      const row = store.get(hashOf(k));
+      if (!row) throw new Error(`fake: no key ${hashOf(k)}`);
+      row.spend = usd;
+    },
+    faults: {
+      failNext: (n, kind) => queuedFaults.push(...Array<FaultKind>(n).fill(kind)),
+      down: (on) => void (isDown = on),
+    },
+    async flushCallbacks() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+    async close() {
+      for (const release of hanging) release();
+      hanging.clear();
+      await Promise.allSettled([...pending]);
+      await new Promise<void>((resolve) => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}

@@ -60,7 +60,7 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
     sql`update balances
         set monthly_milli = monthly_milli + ${e.monthlyMilli}::bigint,
             topup_milli = topup_milli + ${e.topupMilli}::bigint,
-            updated_at = ${e.createdAt}
+            updated_at = ${e.createdAt.toISOString()}::timestamptz
         where user_id = ${e.userId}${guard}
         returning user_id`,
   );

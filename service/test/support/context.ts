@@ -13,6 +13,9 @@ import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const WEBHOOK_SECRET = 'whsec_test_0123456789abcdef';
 
+/** A Response whose json() is untyped, for terse assertions in tests. */
+export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };
+
 export interface TestContext {
   deps: Deps;
   database: TestDatabase;
@@ -20,8 +23,8 @@ export interface TestContext {
   adminToken: string;
   viewerToken: string;
   /** app.request with JSON body and bearer auth (admin by default). */
-  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<Response>;
-  webhook(body: unknown, opts?: { secret?: string; raw?: string; headers?: Record<string, string> }): Promise<Response>;
+  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<TestResponse>;
+  webhook(body: unknown, opts?: { secret?: string; raw?: string; headers?: Record<string, string> }): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -49,14 +52,14 @@ export async function createTestContext(
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return Promise.resolve(app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   };
   const webhook: TestContext['webhook'] = (body, o = {}) =>
-    app.request('/webhooks/litellm', {
+    Promise.resolve(app.request('/webhooks/litellm', {
       method: 'POST',
       headers: { authorization: `Bearer ${o.secret ?? WEBHOOK_SECRET}`, 'content-type': 'application/json', ...(o.headers ?? {}) },
       body: o.raw ?? JSON.stringify(body),
-    });
+    }));
 
   return {
     deps,

@@ -26,3 +26,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: '', REDIS_URL: ' ' }).DATABASE_URL).toBeUndefined();
   });
 });
+
+describe('.env.example', () => {
+  it('lists exactly the variables the config reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
+    const schemaKeys = [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]).sort();
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const exampleKeys = [...example.matchAll(/^([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]).sort();
+    expect(exampleKeys).toEqual(schemaKeys);
+  });
+});

@@ -69,7 +69,7 @@ describe('session login', () => {
     const session = cookies.find((c) => c.startsWith('tcc_session='))!;
     expect(session).toMatch(/HttpOnly/);
     expect(session).toMatch(/SameSite=Strict/);
-    const { csrfToken } = await res.json();
+    const { csrfToken } = (await res.json()) as { csrfToken: string };
     const cookie = cookies.map((c) => c.split(';')[0]).join('; ');
 
     const me = await ctx.app.request('/api/auth/me', { headers: { cookie } });
@@ -97,7 +97,7 @@ describe('session login', () => {
     const wrong = await login(email, 'not the password!');
     expect(unknown.status).toBe(401);
     expect(wrong.status).toBe(401);
-    expect((await unknown.json()).error.message).toBe((await wrong.json()).error.message);
+    expect(((await unknown.json()) as any).error.message).toBe(((await wrong.json()) as any).error.message);
     const audit = await (await ctx.api('GET', '/api/audit?action=auth.login_failed')).json();
     expect(audit.items.some((a: { actor: string }) => a.actor === email)).toBe(true);
     let last: Response | undefined;

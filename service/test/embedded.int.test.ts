@@ -29,7 +29,7 @@ describe('embedded database (PGlite under DATA_DIR)', () => {
     return { deps, app: createApp(deps), boot };
   }
 
-  it('migrates, bootstraps, books usage and keeps it across a restart', async () => {
+  it('migrates, bootstraps, books usage and keeps it across a restart', { timeout: 120_000 }, async () => {
     const first = await start();
     expect(first.deps.dbKind).toBe('pglite');
     const login = await first.app.request('/api/auth/login', {

@@ -60,6 +60,14 @@ describe('POST /webhooks/litellm', () => {
     expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(3_000_000);
   });
 
+  it('does not let a client-chosen litellm_call_id hide a second billed call', async () => {
+    const p = await person();
+    const first = payload(p.hash, COST_1000_CREDITS, { litellm_call_id: 'chosen-by-client', startTime: 1763800000.25 });
+    const second = payload(p.hash, COST_1000_CREDITS, { litellm_call_id: 'chosen-by-client', startTime: 1763800009.75 });
+    expect(await (await ctx.webhook([first, second, first])).json()).toEqual({ accepted: 2, duplicate: 1, unattributed: 0, rejected: 0 });
+    expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(2_000_000);
+  });
+
   it('a batch with 1 malformed and 99 good items books the 99 and dead-letters the 1', async () => {
     const p = await person();
     const good = Array.from({ length: 99 }, () => payload(p.hash, COST_1000_CREDITS));

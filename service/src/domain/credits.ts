@@ -4,9 +4,9 @@ import type { Actor, RequestMeta } from './actor.js';
 import { audit } from './audit.js';
 import { currentFactorMicro } from './factor.js';
 import { idempotent, requestHash, type IdempotentResult } from './idempotency.js';
-import { postEntry, refreshCreditStates } from './ledger.js';
+import { postEntry } from './ledger.js';
+import { afterBalanceChange } from './balance-change.js';
 import { enqueue } from './outbox.js';
-import { warnThresholdBp } from './thresholds.js';
 import { currentKey, getUserView, loadUser, type UserView } from './users/view.js';
 import { milliToCredits } from './money.js';
 
@@ -50,7 +50,7 @@ export async function addCredits(deps: Deps, actor: Actor, meta: RequestMeta, in
         createdAt: now,
         guardTopup: input.amountMilli < 0,
       });
-      await refreshCreditStates(tx, [user.id], await warnThresholdBp(tx));
+      await afterBalanceChange(tx, deps, [user.id]);
       const key = await currentKey(tx, user.id);
       if (key) await enqueue(tx, 'litellm.sync_budget', key.id, { keyId: key.id });
       const view = await getUserView(tx, user.id);

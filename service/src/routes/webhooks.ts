@@ -49,8 +49,8 @@ export function webhookRoutes(maxBodyBytes: number) {
       const split = splitBody(await c.req.text());
       if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
       const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
-      const { stateChanges, ...counts } = await ingestUsage(deps.db, deps.clock, split.items, { source, badLines: split.badLines });
-      c.get('log').debug({ ...counts, stateChanges: stateChanges.length }, 'usage batch booked');
+      const { stateChanges, alertsFired, ...counts } = await ingestUsage(deps, split.items, { source, badLines: split.badLines });
+      c.get('log').debug({ ...counts, stateChanges: stateChanges.length, alertsFired }, 'usage batch booked');
       return c.json(counts, 200);
     });
 }

@@ -8,3 +8,4 @@ export * from './settings.js';
 export * from './audit.js';
 export * from './idempotency.js';
 export * from './outbox.js';
+export * from './alerts.js';

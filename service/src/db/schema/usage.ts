@@ -33,6 +33,7 @@ export const usageEvents = pgTable(
     index('usage_user_time_idx').on(t.userId, t.startTime),
     index('usage_unattributed_idx').on(t.receivedAt).where(sql`user_id is null`),
     index('usage_time_idx').on(t.startTime),
+    index('usage_recovered_idx').on(t.keyHash, t.providerId).where(sql`recovered`),
   ],
 );
 

@@ -1,11 +1,9 @@
 import { inArray, sql } from 'drizzle-orm';
 import { rows, type Db, type Queryable } from '../../db/client.js';
+import { afterBalanceChange, type BalanceChangeDeps } from '../balance-change.js';
 import { deadLetters, keys, ledgerEntries, usageEvents } from '../../db/schema/index.js';
-import type { Clock } from '../../lib/clock.js';
 import { currentFactorMicro } from '../factor.js';
-import { refreshCreditStates } from '../ledger.js';
 import { nanoToMilliCredits } from '../money.js';
-import { warnThresholdBp } from '../thresholds.js';
 import { parseUsageItem, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
@@ -16,8 +14,9 @@ export interface IngestCounts {
 }
 
 export interface IngestResult extends IngestCounts {
-  /** People whose credit state changed (input for alerts). */
+  /** People whose credit state changed. */
   stateChanges: { userId: string; state: 'ok' | 'warned' | 'blocked' }[];
+  alertsFired: number;
 }
 
 export interface IngestOptions {
@@ -47,7 +46,7 @@ function snippet(v: unknown): string {
  * balances and key spend updated with relative set-based statements.
  * Unknown keys are stored unattributed; malformed items are dead-lettered. Nothing is dropped.
  */
-export async function ingestUsage(db: Db, clock: Clock, raws: unknown[], opts: IngestOptions): Promise<IngestResult> {
+export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[], opts: IngestOptions): Promise<IngestResult> {
   const good: UsageItem[] = [];
   const dead: { reason: string; payload: unknown }[] = (opts.badLines ?? []).map((line) => ({ reason: 'line is not valid JSON', payload: line }));
   const seen = new Set<string>();
@@ -62,9 +61,9 @@ export async function ingestUsage(db: Db, clock: Clock, raws: unknown[], opts: I
     }
   }
 
-  return db.transaction(async (tx) => {
-    const now = clock.now();
-    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, stateChanges: [] };
+  return deps.db.transaction(async (tx) => {
+    const now = deps.clock.now();
+    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, stateChanges: [], alertsFired: 0 };
     if (dead.length) {
       await tx.insert(deadLetters).values(dead.map((d) => ({ source: opts.source, reason: d.reason, payload: snippet(d.payload), createdAt: now })));
     }
@@ -116,7 +115,8 @@ export async function ingestUsage(db: Db, clock: Clock, raws: unknown[], opts: I
 
     const billable = fresh.filter((v) => v.userId !== null && v.costNano > 0);
     if (billable.length > 0) {
-      result.stateChanges = await bookDebits(tx, billable.map((v) => ({ ...v, userId: v.userId!, keyId: v.keyId!, eventId: idByKey.get(v.dedupKey)! })), factorMicro, now);
+      const userIds = await bookDebits(tx, billable.map((v) => ({ ...v, userId: v.userId!, keyId: v.keyId!, eventId: idByKey.get(v.dedupKey)! })), factorMicro, now);
+      Object.assign(result, await afterBalanceChange(tx, deps, userIds));
     }
     return result;
   });
@@ -192,5 +192,5 @@ async function bookDebits(tx: Queryable, items: Billable[], factorMicro: number,
   await tx.execute(sql`update keys as k set spend_nano = k.spend_nano + v.nano
     from (values ${keyRows}) as v(id, nano) where k.id = v.id`);
 
-  return refreshCreditStates(tx, userIds, await warnThresholdBp(tx));
+  return userIds;
 }

@@ -83,8 +83,10 @@ export function parseUsageItem(raw: unknown): ParseResult {
   const providerId = str(p.id);
   const callType = str(p.call_type);
   const startTime = time(p.startTime);
+  // litellm_call_id can be chosen by the client (header x-litellm-call-id), so alone it would let
+  // a person make billed calls look like duplicates: it is combined with the start time and key.
   const dedupKey = litellmCallId
-    ? `c:${litellmCallId}`
+    ? `c:${sha256Hex([litellmCallId, p.startTime ?? '', keyHash ?? ''].join('|'))}`
     : `h:${sha256Hex([providerId, p.startTime ?? '', keyHash ?? '', callType ?? ''].join('|'))}`;
 
   const metadata: Record<string, unknown> = {};

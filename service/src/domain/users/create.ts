@@ -6,9 +6,9 @@ import { periodOf } from '../../lib/period.js';
 import type { Actor, RequestMeta } from '../actor.js';
 import { audit } from '../audit.js';
 import { currentFactorMicro } from '../factor.js';
-import { postEntry, refreshCreditStates } from '../ledger.js';
+import { postEntry } from '../ledger.js';
+import { afterBalanceChange } from '../balance-change.js';
 import { resolvePlan } from '../plans.js';
-import { warnThresholdBp } from '../thresholds.js';
 import { getUserView, type UserView } from './view.js';
 
 export interface CreateUserInput {
@@ -49,7 +49,7 @@ export async function createUser(deps: Deps, actor: Actor, meta: RequestMeta, in
       reason: `monthly allowance (${plan.slug})`,
       createdAt: now,
     });
-    await refreshCreditStates(tx, [id], await warnThresholdBp(tx));
+    await afterBalanceChange(tx, deps, [id]);
     await tx.insert(keys).values({ id: newId('key'), userId: id, keyAlias: `tcc-${id}`, status: 'pending', createdAt: now, updatedAt: now });
     const view = await getUserView(tx, id);
     await audit(tx, actor, meta, { action: 'user.create', targetType: 'user', targetId: id, after: view });

@@ -1,0 +1,659 @@
+"""
+Durable usage callback: LiteLLM proxy -> companion service.
+
+Referenced from the LiteLLM config as::
+
+    litellm_settings:
+      callbacks: companion_callback.proxy_handler_instance
+
+Every success/failure event's ``kwargs["standard_logging_object"]`` (LiteLLM's
+StandardLoggingPayload) is, before the logger returns:
+
+1. stripped of prompt/response content (unless COMPANION_INCLUDE_CONTENT=true),
+2. serialised to JSON (``default=str``),
+3. appended to a local SQLite spool (WAL, synchronous=FULL) - durable across
+   LiteLLM restarts and crashes.
+
+A background delivery worker (a daemon thread, started when the logger is
+created and re-checked on every event) POSTs spooled rows in batches, as a JSON
+array, to COMPANION_WEBHOOK_URL with ``Authorization: Bearer $WEBHOOK_SECRET``.
+Rows are deleted only after a 2xx answer, so delivery is AT LEAST ONCE; the
+service deduplicates on ``litellm_call_id``.
+
+Error handling of the delivery:
+  * connection errors, timeouts, 408, 429, 5xx   -> retry, exponential backoff + jitter (cap 30 s)
+  * 401 / 403                                    -> configuration error: ERROR log, keep retrying
+  * 413                                          -> halve the batch size and retry
+                                                    (a single row that is still too big is dead-lettered)
+  * any other 4xx (400, 422, ...)                -> the server rejects the batch as malformed: the rows
+                                                    move to the ``dead_letter`` table with status+reason
+  * spool over COMPANION_SPOOL_MAX_BYTES         -> the new event is dropped, counted, and an ERROR is logged
+                                                    (rate-limited). Never raises into LiteLLM.
+
+Only the standard library and httpx (a LiteLLM dependency) are used.
+
+Environment (read when the logger is constructed):
+  COMPANION_WEBHOOK_URL      e.g. http://127.0.0.1:8787/webhooks/litellm (unset: spool only, no delivery)
+  WEBHOOK_SECRET             bearer token for the webhook (never logged)
+  COMPANION_SPOOL_PATH       default ./data/litellm-spool.sqlite3
+  COMPANION_SPOOL_MAX_BYTES  default 1073741824 (1 GiB)
+  COMPANION_BATCH_SIZE       default 512
+  COMPANION_FLUSH_INTERVAL   seconds, default 1
+  COMPANION_HTTP_TIMEOUT     seconds, default 10
+  COMPANION_RETRY_BASE       first backoff in seconds, default 0.5
+  COMPANION_RETRY_MAX        backoff cap in seconds, default 30
+  COMPANION_INCLUDE_CONTENT  "true" keeps messages/response in the events (default false)
+  COMPANION_AUTOSTART        "false" disables the delivery thread (tests call flush() instead)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+import httpx
+
+try:  # LiteLLM is present inside the proxy; keep the module importable without it
+    from litellm.integrations.custom_logger import CustomLogger
+except Exception:  # pragma: no cover
+    class CustomLogger:  # type: ignore[no-redef]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+
+log = logging.getLogger("companion_callback")
+if not log.handlers:
+    _h = logging.StreamHandler()
+    _h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [companion_callback] %(message)s"))
+    log.addHandler(_h)
+    log.setLevel(os.environ.get("COMPANION_LOG_LEVEL", "INFO").upper())
+    log.propagate = False
+
+# Top-level StandardLoggingPayload fields that carry prompt/response content.
+CONTENT_FIELDS = ("messages", "response", "guardrail_information")
+# Same, inside payload["metadata"].
+CONTENT_METADATA_FIELDS = (
+    "mcp_tool_call_metadata",
+    "vector_store_request_metadata",
+    "prompt_management_metadata",
+)
+
+LEASE_SECONDS = 120.0  # a fetched batch is invisible to other workers/processes for this long
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    v = os.environ.get(name)
+    if v is None or v.strip() == "":
+        return default
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_num(name: str, default: float, cast: Callable[[str], Any] = float) -> Any:
+    v = os.environ.get(name)
+    if v is None or v.strip() == "":
+        return default
+    try:
+        return cast(v.strip())
+    except ValueError:
+        log.error("invalid %s=%r, using default %r", name, v, default)
+        return default
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def sanitise_key_hash(payload: dict) -> dict:
+    """LiteLLM puts the RAW bearer value into metadata.user_api_key_hash when it is not an
+    ``sk-`` key (e.g. failed-auth events for "Bearer garbage"). Never ship a possible credential:
+    anything that is not 64 hex chars is replaced by its sha256 (flagged with
+    ``user_api_key_hash_rehashed: true``)."""
+    md = payload.get("metadata")
+    if isinstance(md, dict):
+        h = md.get("user_api_key_hash")
+        if isinstance(h, str) and h and not _HEX64.match(h):
+            md = dict(md)
+            md["user_api_key_hash"] = hashlib.sha256(h.encode()).hexdigest()
+            md["user_api_key_hash_rehashed"] = True
+            payload = dict(payload)
+            payload["metadata"] = md
+    return payload
+
+
+def dedup_key(payload: dict) -> str:
+    """sha256 of (litellm_call_id, id, startTime, key hash, call_type, status).
+
+    ``litellm_call_id`` alone is NOT safe to deduplicate on: LiteLLM takes it from the client's
+    ``x-litellm-call-id`` request header when present, so two different, billed calls can share it.
+    The same call reported twice (retry of a batch, or LiteLLM invoking the callback twice) has the
+    same startTime and provider id and therefore the same key."""
+    md = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    parts = [payload.get("litellm_call_id"), payload.get("id"), payload.get("startTime"),
+             md.get("user_api_key_hash"), payload.get("call_type"), payload.get("status")]
+    return hashlib.sha256("|".join(repr(p) for p in parts).encode()).hexdigest()
+
+
+def strip_content(payload: dict) -> dict:
+    """Shallow-copies ``payload`` without the content fields (prompt, completion, tool args...)."""
+    out = dict(payload)
+    for f in CONTENT_FIELDS:
+        out.pop(f, None)
+    md = out.get("metadata")
+    if isinstance(md, dict):
+        md = dict(md)
+        for f in CONTENT_METADATA_FIELDS:
+            md.pop(f, None)
+        out["metadata"] = md
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Spool
+# --------------------------------------------------------------------------------------------
+class Spool:
+    """An append-only SQLite queue with leases, a dead-letter table and a size bound."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = int(max_bytes)
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        c = self._conn
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute("PRAGMA busy_timeout=30000")
+        c.execute("PRAGMA journal_size_limit=8388608")
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS spool ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " created_at REAL NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0,"
+            " lease_until REAL NOT NULL DEFAULT 0,"
+            " lease_owner TEXT,"
+            " payload TEXT NOT NULL)"
+        )
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS dead_letter ("
+            " id INTEGER PRIMARY KEY,"
+            " created_at REAL NOT NULL,"
+            " dead_at REAL NOT NULL,"
+            " status INTEGER,"
+            " reason TEXT,"
+            " payload TEXT NOT NULL)"
+        )
+        c.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self._page_size = c.execute("PRAGMA page_size").fetchone()[0]
+        self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self._release_dead_leases()
+
+    def _release_dead_leases(self) -> None:
+        """Leases held by processes that no longer exist (crash/restart) are released at once,
+        so leftovers are delivered right after a restart instead of after LEASE_SECONDS."""
+        me = os.getpid()
+        with self._lock:
+            owners = [r[0] for r in self._conn.execute(
+                "SELECT DISTINCT lease_owner FROM spool WHERE lease_owner IS NOT NULL AND lease_until > 0")]
+            dead = []
+            for o in owners:
+                try:
+                    pid = int(str(o).split(":", 1)[0])
+                except ValueError:
+                    dead.append(o)
+                    continue
+                if pid == me:
+                    if o != self.owner:
+                        dead.append(o)  # an earlier incarnation with our pid (e.g. pid 1 in a container)
+                    continue
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    dead.append(o)
+                except Exception:
+                    pass  # exists (or not ours to signal): keep its lease until it expires
+            for o in dead:
+                self._conn.execute("UPDATE spool SET lease_until = 0, lease_owner = NULL WHERE lease_owner = ?", (o,))
+
+    # -- size ---------------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        """Bytes in use: live database pages + the WAL file (free pages are reused, so not counted)."""
+        with self._lock:
+            return self._used_bytes_locked()
+
+    def _used_bytes_locked(self) -> int:
+        # Live pages (free pages left by deleted rows are reused, so they do not count). The WAL
+        # adds at most ~4 MiB on top (auto-checkpoint every 1000 pages, truncated to 8 MiB).
+        pc = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        fl = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pc - fl) * self._page_size
+
+    # -- writes -------------------------------------------------------------------------------
+    def append(self, payload_json: str) -> bool:
+        """Durably appends one event. Returns False (and stores nothing) when the spool is full."""
+        with self._lock:
+            if self._used_bytes_locked() + len(payload_json) + self._page_size > self.max_bytes:
+                self._conn.execute(
+                    "INSERT INTO counters(name, value) VALUES('dropped_full', 1)"
+                    " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                )
+                return False
+            self._conn.execute(
+                "INSERT INTO spool(created_at, payload) VALUES(?, ?)", (time.time(), payload_json)
+            )
+            return True
+
+    def lease(self, limit: int, lease_seconds: float = LEASE_SECONDS) -> list[tuple[int, str]]:
+        """Takes up to ``limit`` oldest rows that nobody else holds, for ``lease_seconds``."""
+        now = time.time()
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                rows = c.execute(
+                    "SELECT id, payload FROM spool WHERE lease_until <= ? ORDER BY id LIMIT ?",
+                    (now, int(limit)),
+                ).fetchall()
+                if rows:
+                    ids = [r[0] for r in rows]
+                    c.executemany(
+                        "UPDATE spool SET lease_until = ?, lease_owner = ?, attempts = attempts + 1 WHERE id = ?",
+                        [(now + lease_seconds, self.owner, i) for i in ids],
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return [(int(r[0]), r[1]) for r in rows]
+
+    def release(self, ids: list[int]) -> None:
+        with self._lock:
+            self._conn.executemany("UPDATE spool SET lease_until = 0, lease_owner = NULL WHERE id = ?", [(i,) for i in ids])
+
+    def delete(self, ids: list[int]) -> None:
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def dead_letter(self, ids: list[int], status: Optional[int], reason: str) -> None:
+        now = time.time()
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for i in ids:
+                    c.execute(
+                        "INSERT OR REPLACE INTO dead_letter(id, created_at, dead_at, status, reason, payload)"
+                        " SELECT id, created_at, ?, ?, ?, payload FROM spool WHERE id = ?",
+                        (now, status, reason[:2000], i),
+                    )
+                    c.execute("DELETE FROM spool WHERE id = ?", (i,))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # -- reads --------------------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+
+    def dead_letters(self) -> list[dict]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, status, reason, payload FROM dead_letter ORDER BY id"
+            ).fetchall()
+        return [{"id": r[0], "status": r[1], "reason": r[2], "payload": r[3]} for r in rows]
+
+    def counter(self, name: str) -> int:
+        with self._lock:
+            r = self._conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(r[0]) if r else 0
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+
+
+# --------------------------------------------------------------------------------------------
+# Logger + delivery
+# --------------------------------------------------------------------------------------------
+class CompanionLogger(CustomLogger):
+    def __init__(
+        self,
+        *,
+        webhook_url: Optional[str] = None,
+        secret: Optional[str] = None,
+        spool_path: Optional[str] = None,
+        max_bytes: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        flush_interval: Optional[float] = None,
+        http_timeout: Optional[float] = None,
+        retry_base: Optional[float] = None,
+        retry_max: Optional[float] = None,
+        include_content: Optional[bool] = None,
+        autostart: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        env = os.environ
+        self.webhook_url = webhook_url if webhook_url is not None else (env.get("COMPANION_WEBHOOK_URL") or None)
+        self._secret = secret if secret is not None else env.get("WEBHOOK_SECRET", "")
+        self.spool_path = spool_path or env.get("COMPANION_SPOOL_PATH") or "./data/litellm-spool.sqlite3"
+        self.max_bytes = int(max_bytes if max_bytes is not None else _env_num("COMPANION_SPOOL_MAX_BYTES", 1 << 30, int))
+        self.max_batch_size = max(1, int(batch_size if batch_size is not None else _env_num("COMPANION_BATCH_SIZE", 512, int)))
+        self.batch_size = self.max_batch_size
+        self.flush_interval = float(flush_interval if flush_interval is not None else _env_num("COMPANION_FLUSH_INTERVAL", 1.0))
+        self.http_timeout = float(http_timeout if http_timeout is not None else _env_num("COMPANION_HTTP_TIMEOUT", 10.0))
+        self.retry_base = float(retry_base if retry_base is not None else _env_num("COMPANION_RETRY_BASE", 0.5))
+        self.retry_max = float(retry_max if retry_max is not None else _env_num("COMPANION_RETRY_MAX", 30.0))
+        self.include_content = (
+            include_content if include_content is not None else _env_bool("COMPANION_INCLUDE_CONTENT", False)
+        )
+        self.autostart = autostart if autostart is not None else _env_bool("COMPANION_AUTOSTART", True)
+
+        # counters (this process); dropped_full is also persisted in the spool's counters table
+        self.stats = {"spooled": 0, "dropped_full": 0, "dropped_error": 0, "delivered": 0,
+                      "dead_lettered": 0, "failed_attempts": 0}
+        self._last_full_log = 0.0
+        self._last_auth_log = 0.0
+        self._consecutive_failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._thread_lock = threading.Lock()
+        self._client: Optional[httpx.Client] = None
+        self._deliver_lock = threading.Lock()
+
+        self.spool: Optional[Spool] = None
+        try:
+            self.spool = Spool(self.spool_path, self.max_bytes)
+        except Exception:
+            log.exception("cannot open spool %s; events will be dropped until it can be opened", self.spool_path)
+
+        if not self.webhook_url:
+            log.warning("COMPANION_WEBHOOK_URL is not set: events are spooled to %s but not delivered",
+                        self.spool_path)
+        elif not self._secret:
+            log.warning("WEBHOOK_SECRET is not set: the webhook will be called without a bearer token")
+        if self.autostart:
+            self.ensure_worker()
+
+    # ---------------------------------------------------------------- LiteLLM hooks ----------
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: D401
+        await self._on_event(kwargs)
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
+        await self._on_event(kwargs)
+
+    async def _on_event(self, kwargs: Any) -> None:
+        try:
+            data = self._serialise(kwargs)
+            if data is None:
+                return
+            # SQLite + fsync off the event loop; we still wait for it: the event is on disk when we return.
+            await asyncio.to_thread(self._spool_one, data)
+        except Exception:
+            self.stats["dropped_error"] += 1
+            log.exception("failed to spool a usage event (dropped)")
+
+    # sync variant, also used by tests
+    def log_event(self, kwargs: Any) -> bool:
+        try:
+            data = self._serialise(kwargs)
+            return False if data is None else self._spool_one(data)
+        except Exception:
+            self.stats["dropped_error"] += 1
+            log.exception("failed to spool a usage event (dropped)")
+            return False
+
+    def _serialise(self, kwargs: Any) -> Optional[str]:
+        payload = kwargs.get("standard_logging_object") if isinstance(kwargs, dict) else None
+        if not isinstance(payload, dict):
+            log.warning("event without standard_logging_object ignored (call_type=%s)",
+                        kwargs.get("call_type") if isinstance(kwargs, dict) else None)
+            return None
+        if not self.include_content:
+            payload = strip_content(payload)
+        payload = dict(sanitise_key_hash(payload))
+        payload["companion_dedup_key"] = dedup_key(payload)
+        return json.dumps(payload, default=str, separators=(",", ":"))
+
+    def _spool_one(self, data: str) -> bool:
+        if self.spool is None:
+            try:
+                self.spool = Spool(self.spool_path, self.max_bytes)
+            except Exception:
+                self.stats["dropped_error"] += 1
+                log.exception("cannot open spool %s; event dropped", self.spool_path)
+                return False
+        ok = self.spool.append(data)
+        if not ok:
+            self.stats["dropped_full"] += 1
+            now = time.monotonic()
+            if now - self._last_full_log >= 10.0 or self.stats["dropped_full"] == 1:
+                self._last_full_log = now
+                log.error(
+                    "SPOOL FULL: %s is over COMPANION_SPOOL_MAX_BYTES=%d; usage event DROPPED "
+                    "(%d dropped by this process so far). Is the companion service reachable?",
+                    self.spool_path, self.max_bytes, self.stats["dropped_full"],
+                )
+            return False
+        self.stats["spooled"] += 1
+        if self.autostart:
+            self.ensure_worker()
+            self._wake.set()
+        return True
+
+    # ---------------------------------------------------------------- delivery ---------------
+    def ensure_worker(self) -> None:
+        if not self.webhook_url or self.spool is None:
+            return
+        with self._thread_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="companion-callback-delivery", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+            self._client = None
+
+    def close(self) -> None:
+        self.stop()
+        if self.spool is not None:
+            self.spool.close()
+
+    def _backoff(self, attempt: int) -> float:
+        raw = min(self.retry_max, self.retry_base * (2 ** min(attempt, 30)))
+        return raw * (0.5 + random.random() / 2)  # jitter: 50..100 %
+
+    def _run(self) -> None:
+        log.info("delivery worker started: %s -> %s (batch %d, every %.2fs)",
+                 self.spool_path, self.webhook_url, self.max_batch_size, self.flush_interval)
+        while not self._stop.is_set():
+            try:
+                outcome, retry_after = self.deliver_batch()
+            except Exception:
+                log.exception("delivery worker error")
+                outcome, retry_after = "retry", None
+            if outcome == "empty":
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+            elif outcome == "retry":
+                delay = self._backoff(self._consecutive_failures - 1)
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, self.retry_max))
+                self._stop.wait(delay)
+            # "ok" / "shrunk" / "dead": go on immediately (drain)
+
+    def flush(self, timeout: float = 30.0, max_rounds: int = 10_000) -> int:
+        """Synchronously delivers until the spool is empty; retries (with backoff) until ``timeout``.
+
+        Returns the number of rows still pending. Usable from tests and scripts."""
+        deadline = time.monotonic() + timeout
+        for _ in range(max_rounds):
+            outcome, retry_after = self.deliver_batch()
+            if outcome == "empty":
+                break
+            if outcome == "retry":
+                delay = self._backoff(self._consecutive_failures - 1)
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, self.retry_max))
+                if time.monotonic() + delay > deadline:
+                    break
+                time.sleep(delay)
+            if time.monotonic() > deadline:
+                break
+        return self.spool.pending() if self.spool is not None else 0
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.http_timeout, follow_redirects=False, trust_env=False)
+        return self._client
+
+    def deliver_batch(self) -> tuple[str, Optional[float]]:
+        """One delivery attempt. Returns (outcome, retry_after) with outcome in
+        empty | ok | retry | shrunk | dead."""
+        if not self.webhook_url or self.spool is None:
+            return "empty", None
+        with self._deliver_lock:
+            rows = self.spool.lease(self.batch_size)
+            if not rows:
+                return "empty", None
+            ids = [r[0] for r in rows]
+            body = "[" + ",".join(r[1] for r in rows) + "]"
+            headers = {"Content-Type": "application/json",
+                       "X-Companion-Batch-Id": str(uuid.uuid4())}
+            if self._secret:
+                headers["Authorization"] = f"Bearer {self._secret}"
+            try:
+                resp = self._http().post(self.webhook_url, content=body.encode("utf-8"), headers=headers)
+            except Exception as e:  # connection refused, timeout, DNS, protocol...
+                self.spool.release(ids)
+                self._fail(f"{type(e).__name__}: {e}", len(ids))
+                return "retry", None
+
+            status = resp.status_code
+            if 200 <= status < 300:
+                self.spool.delete(ids)
+                self.stats["delivered"] += len(ids)
+                if self._consecutive_failures:
+                    log.info("delivery recovered after %d failed attempts", self._consecutive_failures)
+                self._consecutive_failures = 0
+                return "ok", None
+
+            reason = _short_body(resp)
+            if status == 413:
+                if len(ids) > 1:
+                    self.batch_size = max(1, len(ids) // 2)
+                    self.spool.release(ids)
+                    log.warning("webhook answered 413 for %d events; batch size now %d", len(ids), self.batch_size)
+                    return "shrunk", None
+                self.spool.dead_letter(ids, status, f"413 for a single event: {reason}")
+                self.stats["dead_lettered"] += 1
+                log.error("webhook answered 413 for a single event (spool id %d): moved to dead_letter", ids[0])
+                return "dead", None
+
+            if status in (401, 403):
+                self.spool.release(ids)
+                now = time.monotonic()
+                if now - self._last_auth_log >= 10.0 or self._consecutive_failures == 0:
+                    self._last_auth_log = now
+                    log.error("CONFIG ERROR: webhook %s answered %d (check WEBHOOK_SECRET); "
+                              "%d events stay spooled and will be retried", self.webhook_url, status, len(ids))
+                self._fail(f"HTTP {status}", len(ids), quiet=True)
+                return "retry", _retry_after(resp)
+
+            if status in (408, 429) or status >= 500 or status < 200 or 300 <= status < 400:
+                self.spool.release(ids)
+                self._fail(f"HTTP {status}: {reason}", len(ids))
+                return "retry", _retry_after(resp)
+
+            # other 4xx: the server says the batch itself is malformed -> never retry it
+            self.spool.dead_letter(ids, status, reason)
+            self.stats["dead_lettered"] += len(ids)
+            self._consecutive_failures = 0
+            log.error("webhook rejected a batch of %d events with HTTP %d (%s): moved to dead_letter in %s",
+                      len(ids), status, reason, self.spool_path)
+            return "dead", None
+
+    def _fail(self, what: str, n: int, quiet: bool = False) -> None:
+        self._consecutive_failures += 1
+        self.stats["failed_attempts"] += 1
+        if quiet:
+            return
+        level = logging.WARNING if self._consecutive_failures < 5 else logging.ERROR
+        if self._consecutive_failures <= 5 or self._consecutive_failures % 20 == 0:
+            log.log(level, "delivery of %d events to %s failed (%s), attempt %d; will retry",
+                    n, self.webhook_url, what, self._consecutive_failures)
+
+
+def _short_body(resp: httpx.Response) -> str:
+    try:
+        t = resp.text
+    except Exception:
+        t = ""
+    return f"HTTP {resp.status_code}: {t[:500]}"
+
+
+def _retry_after(resp: httpx.Response) -> Optional[float]:
+    v = resp.headers.get("retry-after")
+    if not v:
+        return None
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        return None
+
+
+def _make_instance() -> CompanionLogger:
+    try:
+        return CompanionLogger()
+    except Exception:  # never break LiteLLM's startup
+        log.exception("companion callback initialisation failed; running without delivery")
+        return CompanionLogger(autostart=False, webhook_url="")
+
+
+_instance: Optional[CompanionLogger] = None
+_instance_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    """``proxy_handler_instance`` is created on first access (PEP 562), i.e. when LiteLLM loads
+    the config, not when a test merely imports this module."""
+    global _instance
+    if name == "proxy_handler_instance":
+        with _instance_lock:
+            if _instance is None:
+                _instance = _make_instance()
+            return _instance
+    raise AttributeError(name)

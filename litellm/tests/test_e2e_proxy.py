@@ -1,0 +1,226 @@
+"""End-to-end: a REAL LiteLLM proxy (config.test.yaml / config.test-generic.yaml) -> capture server.
+
+Needs <repo>/.venv-litellm (litellm/setup-venv.sh). Takes ~30-40 s (three proxy start-ups)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from capture_server import CaptureServer
+
+LITELLM_DIR = Path(__file__).resolve().parent.parent
+ROOT = LITELLM_DIR.parent
+VENV_LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
+MASTER_KEY = "sk-master-e2e"
+SECRET = "e2e-webhook-secret"
+EXPECTED_COST = 0.0005  # 10 * 0.00001 + 20 * 0.00002, see config.test.yaml
+
+pytestmark = pytest.mark.skipif(
+    not VENV_LITELLM.exists(),
+    reason=f"{VENV_LITELLM} not found: run litellm/setup-venv.sh to enable the LiteLLM end-to-end tests",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proxy:
+    def __init__(self, config: str, env: dict, log_path: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        full_env = dict(os.environ)
+        full_env.update(
+            LITELLM_MASTER_KEY=MASTER_KEY,
+            LITELLM_LOCAL_MODEL_COST_MAP="True",
+            PYTHONPATH=str(LITELLM_DIR),
+            PYTHONUNBUFFERED="1",
+        )
+        full_env.update(env)
+        self.proc = subprocess.Popen(
+            [str(VENV_LITELLM), "--config", str(LITELLM_DIR / config), "--port", str(self.port),
+             "--host", "127.0.0.1"],
+            cwd=str(ROOT), env=full_env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.startup_seconds = self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 120.0) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"LiteLLM exited with {self.proc.returncode}; log:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.base}/health/liveliness", timeout=1).status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"LiteLLM not healthy after {timeout}s; log:\n{self.log_path.read_text()[-4000:]}")
+
+    def chat(self, key: str, model: str = "mock-gpt") -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"model": model, "messages": [{"role": "user", "content": "top secret prompt"}]},
+            timeout=30,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def sha(k: str) -> str:
+    return hashlib.sha256(k.encode()).hexdigest()
+
+
+def spool_pending(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with sqlite3.connect(str(path), timeout=10) as c:
+        return c.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+
+
+def wait_until(pred, timeout: float, what: str) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def check_events(events: list[dict], calls: dict[str, str]) -> None:
+    """calls: litellm_call_id -> plaintext key."""
+    assert len(events) == len(calls), [e.get("litellm_call_id") for e in events]
+    by_id = {e["litellm_call_id"]: e for e in events}
+    assert set(by_id) == set(calls)
+    for cid, key in calls.items():
+        e = by_id[cid]
+        assert e["status"] == "success"
+        assert e["response_cost"] == EXPECTED_COST
+        assert (e["prompt_tokens"], e["completion_tokens"], e["total_tokens"]) == (10, 20, 30)
+        assert e["metadata"]["user_api_key_hash"] == sha(key)
+        assert e["model_group"] == "mock-gpt"
+        assert isinstance(e["startTime"], float) and isinstance(e["endTime"], float)
+
+
+def test_durable_callback_end_to_end(tmp_path):
+    spool = tmp_path / "spool.sqlite3"
+    cap_port = free_port()
+    cap = CaptureServer(port=cap_port, secret=SECRET).start()
+    env = dict(
+        COMPANION_WEBHOOK_URL=cap.url,
+        WEBHOOK_SECRET=SECRET,
+        COMPANION_SPOOL_PATH=str(spool),
+        COMPANION_FLUSH_INTERVAL="0.2",
+        COMPANION_RETRY_BASE="0.2",
+        COMPANION_RETRY_MAX="1",
+    )
+    keys = ["sk-e2e-alice-" + os.urandom(4).hex(), "sk-e2e-bob-" + os.urandom(4).hex()]
+    proxy = Proxy("config.test.yaml", env, tmp_path / "litellm-1.log")
+    try:
+        # 1) N calls with two personal keys -> exactly N events, right key hash and cost
+        calls: dict[str, str] = {}
+        for i in range(6):
+            key = keys[i % 2]
+            r = proxy.chat(key)
+            assert r.status_code == 200, r.text
+            assert float(r.headers["x-litellm-response-cost"]) == EXPECTED_COST
+            calls[r.headers["x-litellm-call-id"]] = key
+        events = cap.wait_for(len(calls), timeout=30)
+        time.sleep(1.0)  # anything extra (duplicates) would show up now
+        check_events(cap.events, calls)
+        for e in cap.events:  # content is stripped by default
+            assert "messages" not in e and "response" not in e
+            assert "top secret prompt" not in str(e)
+        assert all(r["headers"]["authorization"] == f"Bearer {SECRET}" for r in cap.requests)
+        wait_until(lambda: spool_pending(spool) == 0, 10, "spool drained")
+
+        # unauthenticated keys are refused by test_auth
+        assert proxy.chat("not-an-sk-key").status_code == 401
+
+        # 2) service down: more calls are spooled; LiteLLM dies (SIGKILL); restart; service back
+        cap.stop()
+        time.sleep(0.5)
+        later: dict[str, str] = {}
+        for i in range(4):
+            key = keys[i % 2]
+            r = proxy.chat(key)
+            assert r.status_code == 200, r.text
+            later[r.headers["x-litellm-call-id"]] = key
+        # the callback runs after the response is sent; wait until the events are on disk
+        wait_until(lambda: spool_pending(spool) >= 4, 15, "4 events spooled")
+        proxy.stop(signal.SIGKILL)
+        pending_after_crash = spool_pending(spool)
+        assert pending_after_crash >= 4
+
+        proxy = Proxy("config.test.yaml", env, tmp_path / "litellm-2.log")
+        cap = CaptureServer(port=cap_port, secret=SECRET).start()
+        cap.wait_for(pending_after_crash, timeout=30)
+        wait_until(lambda: spool_pending(spool) == 0, 15, "spool drained after restart")
+        time.sleep(0.5)
+        successes = [e for e in cap.events if e.get("status") == "success"]
+        check_events(successes, later)
+        # the refused "not-an-sk-key" call is reported by LiteLLM as a failure event (cost 0);
+        # its raw bearer value is never shipped: the callback re-hashes it
+        failures = [e for e in cap.events if e.get("status") == "failure"]
+        assert len(successes) + len(failures) == len(cap.events)
+        for f in failures:
+            assert f["response_cost"] == 0
+            assert "not-an-sk-key" not in str(f)
+    finally:
+        proxy.stop()
+        cap.stop()
+
+
+def test_generic_api_callback_end_to_end(tmp_path):
+    """LiteLLM's own no-code generic_api callback (at most once) with config.test-generic.yaml."""
+    cap = CaptureServer(secret=SECRET).start()
+    env = dict(
+        COMPANION_WEBHOOK_URL=cap.url,
+        COMPANION_WEBHOOK_AUTH=f"Bearer {SECRET}",
+        DEFAULT_FLUSH_INTERVAL_SECONDS="1",
+    )
+    proxy = Proxy("config.test-generic.yaml", env, tmp_path / "litellm-generic.log")
+    try:
+        key = "sk-e2e-carol-" + os.urandom(4).hex()
+        calls = {}
+        for _ in range(3):
+            r = proxy.chat(key)
+            assert r.status_code == 200, r.text
+            calls[r.headers["x-litellm-call-id"]] = key
+        cap.wait_for(3, timeout=30)
+        time.sleep(1.5)
+        check_events(cap.events, calls)
+        for r in cap.requests:
+            assert r["headers"]["authorization"] == f"Bearer {SECRET}"
+            assert r["body"].lstrip().startswith(b"[")  # log_format: json_array
+        # generic_api does not strip content
+        assert any("messages" in e for e in cap.events)
+    finally:
+        proxy.stop()
+        cap.stop()

@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import type { AppEnv } from './http/env.js';
 import { errorBody, onError } from './http/errors.js';
 import { authenticate, requestContext, securityHeaders } from './http/middleware.js';
+import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { plansRoutes } from './routes/plans.js';
@@ -13,6 +14,8 @@ import { reportsRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
 import { usersRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
+
+const PUBLIC_API = new Set(['/api/auth/login', '/api/openapi.json']);
 
 export function createApp(deps: Deps) {
   const app = new OpenAPIHono<AppEnv>();
@@ -24,19 +27,15 @@ export function createApp(deps: Deps) {
   app.route('/webhooks', webhookRoutes(deps.config.WEBHOOK_MAX_BODY_BYTES));
 
   const api = new OpenAPIHono<AppEnv>();
+  // Everything under /api needs an admin session or token, but logging in and the API document.
+  api.use('*', async (c, next) => (PUBLIC_API.has(c.req.path) ? next() : authenticate(c, next)));
   api.route('/auth', loginRoutes);
   api.route('/auth', authRoutes);
-  api.use('/users/*', authenticate);
-  api.use('/plans/*', authenticate);
-  api.use('/settings/*', authenticate);
-  api.use('/stats', authenticate);
-  api.use('/audit', authenticate);
-  api.use('/events/*', authenticate);
-  api.use('/reports/*', authenticate);
   api.route('/users', usersRoutes);
   api.route('/plans', plansRoutes);
   api.route('/settings', settingsRoutes);
   api.route('/', reportsRoutes);
+  api.route('/', alertsRoutes);
   app.route('/api', api);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

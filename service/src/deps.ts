@@ -5,6 +5,7 @@ import { type Clock, systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './lib/rate-limit.js';
 import { createLiteLLMClient, type LiteLLMClient } from './litellm/client.js';
+import { resendMailer, type Mailer } from './lib/mailer.js';
 
 export interface Deps {
   config: Config;
@@ -14,6 +15,8 @@ export interface Deps {
   rateLimiter: RateLimiter;
   /** Absent when LITELLM_URL is not configured: keys stay `pending`, nothing is pushed. */
   litellm?: LiteLLMClient;
+  /** Absent without RESEND_API_KEY: emails are only written to the mail log. */
+  mailer?: Mailer;
   log: Logger;
   clock: Clock;
   close(): Promise<void>;
@@ -24,6 +27,7 @@ export interface DepsOverrides {
   log?: Logger;
   clock?: Clock;
   litellm?: LiteLLMClient;
+  mailer?: Mailer;
 }
 
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
@@ -58,6 +62,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     redis,
     rateLimiter: redis ? redisRateLimiter(redis) : memoryRateLimiter(),
     litellm,
+    mailer: overrides.mailer ?? (config.RESEND_API_KEY ? resendMailer(config.RESEND_API_KEY, config.RESEND_BASE_URL) : undefined),
     log,
     clock: overrides.clock ?? systemClock,
     async close() {

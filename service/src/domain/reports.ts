@@ -172,3 +172,18 @@ export async function usageCsv(q: Queryable, input: Range & { timeZone: string }
   );
   return [header, ...body].join('\n') + '\n';
 }
+
+/** Consumption per day and model over the last `days` days (overview chart). */
+export async function dailyUsage(q: Queryable, input: { now: Date; days: number; timeZone: string }) {
+  const since = new Date(input.now.getTime() - input.days * 86_400_000);
+  const list = await rows<{ day: string; model: string; milli: string; nano: string; calls: string }>(
+    q,
+    sql`select to_char(start_time at time zone ${input.timeZone}, 'YYYY-MM-DD') as day,
+               coalesce(model_group, model, 'unknown') as model,
+               sum(debit_milli) as milli, sum(cost_nano) as nano, count(*) as calls
+        from usage_events
+        where status = 'success' and user_id is not null and start_time >= ${since.toISOString()}::timestamptz
+        group by 1, 2 order by 1, 2`,
+  );
+  return list.map((r) => ({ day: r.day, model: r.model, credits: milliToCredits(Number(r.milli)), usd: nanoToUsd(Number(r.nano)), calls: Number(r.calls) }));
+}

@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
+import { runRollover } from '../domain/periods/rollover.js';
 import { drainOutbox } from './outbox.js';
+import { reconcile } from './reconcile.js';
+import { releaseLease, tryLease } from './lease.js';
 
 export interface Jobs {
   /** Wake the outbox worker now (after a commit that queued something). */
@@ -7,11 +11,25 @@ export interface Jobs {
   stop(): Promise<void>;
 }
 
-/** Background loops of one service process. Every job is safe to run in N replicas at once. */
-export function startJobs(deps: Deps, opts: { outboxIntervalMs?: number } = {}): Jobs {
+export interface JobOptions {
+  outboxIntervalMs?: number;
+  rolloverIntervalMs?: number;
+  reconcileIntervalMs?: number;
+}
+
+/**
+ * Background loops of one service process. Every job is safe with N replicas: the outbox by
+ * SKIP LOCKED claims, periodic jobs by a lease (and idempotent bookings underneath).
+ */
+export function startJobs(deps: Deps, opts: JobOptions = {}): Jobs {
+  const holder = randomUUID();
   let stopped = false;
   let wake: (() => void) | undefined;
-  const interval = opts.outboxIntervalMs ?? 250;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, ms).unref();
+    });
 
   const outboxLoop = (async () => {
     while (!stopped) {
@@ -21,19 +39,33 @@ export function startJobs(deps: Deps, opts: { outboxIntervalMs?: number } = {}):
       } catch (err) {
         deps.log.error({ err: (err as Error).message }, 'outbox worker failed; retrying');
       }
-      if (done === 0 && !stopped) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, interval).unref();
-        });
-      }
+      if (done === 0 && !stopped) await sleep(opts.outboxIntervalMs ?? 250);
     }
   })();
+
+  const periodic = (name: string, everyMs: number, run: () => Promise<unknown>) => {
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        if (await tryLease(deps.db, name, holder, Math.ceil(everyMs / 1000) + 60)) {
+          await run();
+          await releaseLease(deps.db, name, holder);
+        }
+      } catch (err) {
+        deps.log.error({ job: name, err: (err as Error).message }, 'periodic job failed');
+      }
+    };
+    void tick(); // at start: catches up a rollover missed while the service was down
+    return setInterval(() => void tick(), everyMs).unref();
+  };
+  const timers = [periodic('rollover', opts.rolloverIntervalMs ?? 60_000, () => runRollover(deps))];
+  if (deps.litellm) timers.push(periodic('reconcile', opts.reconcileIntervalMs ?? 10 * 60_000, () => reconcile(deps)));
 
   return {
     kick: () => wake?.(),
     async stop() {
       stopped = true;
+      timers.forEach(clearInterval);
       wake?.();
       await outboxLoop;
     },

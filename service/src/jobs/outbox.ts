@@ -1,7 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { one, rows } from '../db/client.js';
-import { keys, outbox } from '../db/schema/index.js';
+import { keys, mailLog, outbox } from '../db/schema/index.js';
+import { MailError } from '../lib/mailer.js';
 import { desiredBudgetNano } from '../domain/keys.js';
 import { nanoToUsd } from '../domain/money.js';
 import { LiteLLMError } from '../litellm/errors.js';
@@ -42,10 +43,11 @@ async function claim(deps: Deps, limit: number): Promise<Item[]> {
   );
 }
 
-/** Perform one item. Every action is idempotent (absolute values, block/unblock, delete-if-present). */
+/** Perform one item. Every action is idempotent (absolute values, block/unblock, delete-if-present, keyed mail). */
 async function perform(deps: Deps, item: Item): Promise<void> {
+  if (item.kind === 'mail.send') return sendMail(deps, Number(item.payload.mailId));
   const litellm = deps.litellm;
-  if (item.kind.startsWith('litellm.') && !litellm) throw new Error('LiteLLM is not configured');
+  if (!litellm) throw new Error('LiteLLM is not configured');
   const keyId = String(item.payload.keyId ?? '');
   const [key] = await deps.db.select().from(keys).where(eq(keys.id, keyId));
   if (!key?.tokenHash) return; // never provisioned: nothing to change in LiteLLM
@@ -58,7 +60,7 @@ async function perform(deps: Deps, item: Item): Promise<void> {
         sql`select max(id) as max from outbox where aggregate = ${item.aggregate} and kind = 'litellm.sync_budget' and status = 'pending'`,
       );
       const budget = await desiredBudgetNano(deps.db, key.id);
-      await litellm!.updateKey(key.tokenHash, { maxBudgetUsd: nanoToUsd(budget) });
+      await litellm.updateKey(key.tokenHash, { maxBudgetUsd: nanoToUsd(budget) });
       const now = deps.clock.now();
       await deps.db.update(keys).set({ pushedBudgetNano: budget, pushedAt: now }).where(eq(keys.id, key.id));
       if (upTo?.max) {
@@ -70,18 +72,38 @@ async function perform(deps: Deps, item: Item): Promise<void> {
       return;
     }
     case 'litellm.block':
-      await litellm!.blockKey(key.tokenHash);
+      await litellm.blockKey(key.tokenHash);
       if (key.status === 'active') await deps.db.update(keys).set({ status: 'blocked' }).where(eq(keys.id, key.id));
       return;
     case 'litellm.unblock':
-      await litellm!.unblockKey(key.tokenHash);
+      await litellm.unblockKey(key.tokenHash);
       if (key.status === 'blocked') await deps.db.update(keys).set({ status: 'active' }).where(eq(keys.id, key.id));
       return;
     case 'litellm.delete':
-      await litellm!.deleteKeys([key.tokenHash]); // "not found" counts as done
+      await litellm.deleteKeys([key.tokenHash]); // "not found" counts as done
       return;
     default:
       throw new Error(`unknown outbox kind ${item.kind}`);
+  }
+}
+
+async function sendMail(deps: Deps, mailId: number): Promise<void> {
+  const [mail] = await deps.db.select().from(mailLog).where(eq(mailLog.id, mailId));
+  if (!mail || mail.status === 'sent') return;
+  if (!deps.mailer) throw new Error('RESEND_API_KEY is not configured');
+  try {
+    const { id } = await deps.mailer.send({
+      from: deps.config.MAIL_FROM,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      idempotencyKey: `mail-${mail.id}`,
+    });
+    await deps.db.update(mailLog).set({ status: 'sent', providerId: id, sentAt: deps.clock.now(), error: null }).where(eq(mailLog.id, mail.id));
+  } catch (err) {
+    await deps.db.update(mailLog).set({ error: (err as Error).message.slice(0, 500) }).where(eq(mailLog.id, mail.id));
+    throw err;
   }
 }
 
@@ -96,7 +118,7 @@ export async function drainOutbox(deps: Deps, limit = 50): Promise<number> {
         await deps.db.update(outbox).set({ status: 'done', doneAt: deps.clock.now(), lastError: null }).where(eq(outbox.id, item.id));
         done++;
       } catch (err) {
-        const retryable = !(err instanceof LiteLLMError) || err.retryable;
+        const retryable = !(err instanceof LiteLLMError || err instanceof MailError) || err.retryable;
         const message = (err as Error).message.slice(0, 500);
         deps.log.warn({ outboxId: item.id, kind: item.kind, attempts: item.attempts, retryable, err: message }, 'outbox item failed');
         await deps.db
@@ -107,6 +129,9 @@ export async function drainOutbox(deps: Deps, limit = 50): Promise<number> {
               : { lastError: message, status: 'dead' },
           )
           .where(eq(outbox.id, item.id));
+        if (!retryable && item.kind === 'mail.send') {
+          await deps.db.update(mailLog).set({ status: 'failed' }).where(eq(mailLog.id, Number(item.payload.mailId)));
+        }
       }
     }),
   );

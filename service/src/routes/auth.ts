@@ -6,7 +6,7 @@ import { createAdmin, listAdmins } from '../domain/auth/admins.js';
 import { login, logout } from '../domain/auth/sessions.js';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/auth/tokens.js';
 import { createRouter, type AppEnv } from '../http/env.js';
-import { authenticate, clientIp, CSRF_COOKIE, SESSION_COOKIE } from '../http/middleware.js';
+import { clientIp, CSRF_COOKIE, SESSION_COOKIE } from '../http/middleware.js';
 import { authErrors, conflictError, IdParam, json, jsonBody, notFoundError } from './schemas.js';
 
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
@@ -29,7 +29,7 @@ function secureCookies(c: Context<AppEnv>): boolean {
   return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 }
 
-/** Login is public; everything else here needs authentication. */
+/** Login is public. */
 export const loginRoutes = createRouter().openapi(
   createRoute({
     method: 'post',
@@ -56,10 +56,8 @@ export const loginRoutes = createRouter().openapi(
   },
 );
 
-const authed = createRouter();
-authed.use('*', authenticate);
-
-export const authRoutes = authed
+/** Mounted behind the API's authentication. */
+export const authRoutes = createRouter()
   .openapi(
     createRoute({ method: 'post', path: '/logout', tags, responses: { 200: json(z.object({ ok: z.boolean() }), 'Logged out'), ...authErrors } }),
     async (c) => {

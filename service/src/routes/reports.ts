@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listAudit, listUnattributed, stats, usageCsv } from '../domain/reports.js';
+import { dailyUsage, listAudit, listUnattributed, stats, usageCsv } from '../domain/reports.js';
 import { createRouter } from '../http/env.js';
 import { ApiError } from '../lib/errors.js';
 import { periodOf, periodStartInstant } from '../lib/period.js';
@@ -23,6 +23,24 @@ export const reportsRoutes = createRouter()
       const tz = deps.config.TIMEZONE;
       const period = periodOf(now, tz);
       return c.json({ periodStart: period, ...(await stats(deps.db, { now, timeZone: tz, periodStart: periodStartInstant(period, tz) })) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/stats/daily',
+      tags,
+      summary: 'Consumption per day and model (overview chart)',
+      request: { query: z.object({ days: z.coerce.number().int().min(1).max(366).default(30) }) },
+      responses: {
+        200: json(z.object({ items: z.array(z.object({ day: z.string(), model: z.string(), credits: z.number(), usd: z.number(), calls: z.number() })) }), 'Daily'),
+        ...authErrors,
+      },
+    }),
+    async (c) => {
+      const deps = c.get('deps');
+      const items = await dailyUsage(deps.db, { now: deps.clock.now(), days: c.req.valid('query').days, timeZone: deps.config.TIMEZONE });
+      return c.json({ items }, 200);
     },
   )
   .openapi(

@@ -4,6 +4,7 @@ import { provisionKey, rotateKey } from '../domain/keys.js';
 import { creditsToMilli } from '../domain/money.js';
 import { listLedger, usageSummary } from '../domain/reports.js';
 import { createUser } from '../domain/users/create.js';
+import { resetPeriod } from '../domain/periods/rollover.js';
 import { listUsers } from '../domain/users/list.js';
 import { changeStatus } from '../domain/users/status.js';
 import { updateUser } from '../domain/users/update.js';
@@ -227,6 +228,25 @@ export const usersRoutes = createRouter()
     if (result.replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(result.body, 201);
   })
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/period/reset',
+      tags,
+      summary: "Restart the person's current period: expire what is left, grant the full allowance, re-arm alerts",
+      request: {
+        params: IdParam,
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(200) }),
+        ...jsonBody(z.object({ reason: z.string().trim().min(1).max(500) })),
+      },
+      responses: { 200: json(UserSchema, 'The person'), ...authErrors, ...notFoundError },
+    }),
+    async (c) =>
+      c.json(
+        await resetPeriod(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json').reason, c.req.valid('header')['idempotency-key']),
+        200,
+      ),
+  )
   .openapi(rotateRoute, async (c) => c.json(await rotateKey(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id), 200))
   .openapi(ledgerRoute, async (c) => {
     const { id } = c.req.valid('param');

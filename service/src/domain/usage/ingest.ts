@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { rows, type Db, type Queryable } from '../../db/client.js';
 import { afterBalanceChange, type BalanceChangeDeps } from '../balance-change.js';
 import { deadLetters, keys, ledgerEntries, usageEvents } from '../../db/schema/index.js';
@@ -69,6 +69,8 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
     }
     if (good.length === 0) return result;
 
+    if (!opts.recovered) await dropRecovered(tx, good, result);
+    if (good.length === 0) return result;
     const factorMicro = await currentFactorMicro(tx);
     const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
     const keyRows = hashes.length
@@ -193,4 +195,25 @@ async function bookDebits(tx: Queryable, items: Billable[], factorMicro: number,
     from (values ${keyRows}) as v(id, nano) where k.id = v.id`);
 
   return userIds;
+}
+
+/**
+ * A call the reconciler already booked from LiteLLM's spend logs (by provider id) may still
+ * arrive late through the callback: it is a duplicate, not a second debit.
+ */
+async function dropRecovered(tx: Queryable, good: UsageItem[], result: IngestCounts): Promise<void> {
+  const ids = [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
+  if (ids.length === 0) return;
+  const clash = await tx
+    .select({ keyHash: usageEvents.keyHash, providerId: usageEvents.providerId })
+    .from(usageEvents)
+    .where(and(eq(usageEvents.recovered, true), inArray(usageEvents.providerId, ids)));
+  if (clash.length === 0) return;
+  const known = new Set(clash.map((c) => `${c.keyHash}|${c.providerId}`));
+  for (let i = good.length - 1; i >= 0; i--) {
+    if (known.has(`${good[i]!.keyHash}|${good[i]!.providerId}`)) {
+      good.splice(i, 1);
+      result.duplicate++;
+    }
+  }
 }

@@ -38,8 +38,13 @@ const MODELS = [
 const FIRST = ['Ana', 'Bruno', 'Carla', 'Diego', 'Eduarda', 'Felipe', 'Gabriela', 'Heitor', 'Isabela', 'João', 'Larissa', 'Marcos', 'Natália', 'Otávio', 'Paula', 'Rafael', 'Sofia', 'Thiago', 'Vitória', 'William'];
 const LAST = ['Silva', 'Santos', 'Oliveira', 'Souza', 'Lima', 'Pereira', 'Costa', 'Rodrigues', 'Almeida', 'Nascimento', 'Carvalho', 'Ribeiro', 'Gomes', 'Martins'];
 
-let seed = 42;
-const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+let seed = 42; // mulberry32: small, deterministic
+const rnd = () => {
+  let t = (seed = (seed + 0x6d2b79f5) | 0);
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+};
 const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
 const pickModel = () => {
   let r = rnd() * MODELS.reduce((n, m) => n + m.weight, 0);
@@ -98,12 +103,12 @@ async function main() {
     // Spend this person's share over the last 90 days, busier recently and on weekdays.
     let budget = targetShare() * credits * factor * 1e-6;
     const heavy = rnd();
-    for (let k = 0; budget > 0 && k < 400; k++) {
+    for (let k = 0; budget > 0 && k < 250; k++) {
       const m = pickModel();
       const promptTokens = Math.round(200 + rnd() * 3000 * (0.3 + heavy));
       const completionTokens = Math.round(50 + rnd() * 900);
       let cost = (promptTokens * m.in + completionTokens * m.out) / 1e6;
-      if (k === 399 || cost > budget) cost = budget;
+      if (k === 249 || cost > budget) cost = budget;
       budget -= cost;
       let day = Math.floor(Math.pow(rnd(), 0.7) * DAYS);
       if ([0, 6].includes(new Date(now.getTime() - day * DAY).getUTCDay()) && rnd() < 0.6) day = Math.max(0, day - 2);

@@ -74,6 +74,7 @@ const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   DASHBOARD_DIR: z.string().default('./dashboard/dist'),
+  METRICS_TOKEN: optionalString,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -6,6 +6,9 @@ import { createLogger, type Logger } from './lib/logger.js';
 import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './lib/rate-limit.js';
 import { createLiteLLMClient, type LiteLLMClient } from './litellm/client.js';
 import { resendMailer, type Mailer } from './lib/mailer.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
+import { rows } from './db/client.js';
+import { sql } from 'drizzle-orm';
 
 export interface Deps {
   config: Config;
@@ -19,6 +22,7 @@ export interface Deps {
   mailer?: Mailer;
   log: Logger;
   clock: Clock;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,14 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     mailer: overrides.mailer ?? (config.RESEND_API_KEY ? resendMailer(config.RESEND_API_KEY, config.RESEND_BASE_URL) : undefined),
     log,
     clock: overrides.clock ?? systemClock,
+    metrics: createMetrics(async (m) => {
+      const [o] = await rows<{ n: string; age: number | null }>(
+        database.db,
+        sql`select count(*) as n, extract(epoch from now() - min(created_at))::float8 as age from outbox where status = 'pending'`,
+      );
+      m.outboxDepth.set(Number(o?.n ?? 0));
+      m.outboxOldestSeconds.set(Number(o?.age ?? 0));
+    }),
     async close() {
       redis?.disconnect();
       await database.close();

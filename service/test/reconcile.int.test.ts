@@ -47,7 +47,7 @@ describe('the reconciler', () => {
     expect(await (await s.ctx.webhook([late])).json()).toMatchObject({ accepted: 0, duplicate: 1 });
     // and a second run finds nothing more to do
     const again = await reconcile(s.ctx.deps, { graceMinutes: 0 });
-    expect(again.items.filter((i: { keyId: string }) => i.keyId === u.key.id)).toEqual([]);
+    expect((again.items as { keyId: string }[]).filter((i) => i.keyId === u.key.id)).toEqual([]);
     await expectLedgerConsistent(s.ctx.deps.db);
   });
 

@@ -23,10 +23,11 @@ export function requestContext(deps: Deps) {
     c.header('X-Request-Id', requestId);
     const start = performance.now();
     await next();
-    log.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round((performance.now() - start) * 10) / 10 },
-      'request completed',
-    );
+    const seconds = (performance.now() - start) / 1000;
+    const route = c.req.routePath || 'unmatched';
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 }, 'request completed');
   });
 }
 

@@ -120,6 +120,7 @@ export async function drainOutbox(deps: Deps, limit = 50): Promise<number> {
       } catch (err) {
         const retryable = !(err instanceof LiteLLMError || err instanceof MailError) || err.retryable;
         const message = (err as Error).message.slice(0, 500);
+        deps.metrics.outboxFailures.inc({ kind: item.kind });
         deps.log.warn({ outboxId: item.id, kind: item.kind, attempts: item.attempts, retryable, err: message }, 'outbox item failed');
         await deps.db
           .update(outbox)

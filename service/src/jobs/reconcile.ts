@@ -97,6 +97,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
       items,
     })
     .returning();
+  for (const kind of ['recovered', 'budget_repushed', 'unexplained', 'error'] as const) deps.metrics.reconciliationDrift.set({ kind }, count(kind));
   if (items.length) deps.log.warn({ recovered, items: items.length }, 'reconciliation found differences');
   return run!;
 }

@@ -2,12 +2,22 @@ import { Hono } from 'hono';
 import { sql } from 'drizzle-orm';
 import { one } from '../db/client.js';
 import type { AppEnv } from '../http/env.js';
+import { safeEqual } from '../lib/crypto.js';
+import { ApiError } from '../lib/errors.js';
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 
 export const healthRoutes = new Hono<AppEnv>()
   .get('/health', (c) => c.json({ status: 'ok' }))
+  .get('/metrics', async (c) => {
+    const { metrics, config } = c.get('deps');
+    if (config.METRICS_TOKEN) {
+      const sent = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+      if (!safeEqual(sent, config.METRICS_TOKEN)) throw new ApiError('unauthorized', 'metrics need the METRICS_TOKEN bearer');
+    }
+    return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
+  })
   .get('/ready', async (c) => {
     const deps = c.get('deps');
     const checks: Record<string, { ok: boolean; detail?: string; [k: string]: unknown }> = {};

@@ -1,13 +1,51 @@
 import { defineConfig } from 'vitest/config';
+import solid from 'vite-plugin-solid';
 
+/**
+ * Three projects, one `npm test`:
+ * - service: unit (*.test.ts) and integration (*.int.test.ts) tests of the service, on real
+ *   PostgreSQL when TEST_DATABASE_URL is set (CI), else on in-memory PGlite;
+ * - dashboard: component tests (jsdom + @solidjs/testing-library);
+ * - browser: whole-app tests in Debian's Chromium (playwright-core) against the real service.
+ */
 export default defineConfig({
   test: {
-    include: ['service/test/**/*.test.ts'],
-    globalSetup: ['service/test/support/global-setup.ts'],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
+    hookTimeout: 120_000,
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'service',
+          include: ['service/test/**/*.test.ts'],
+          globalSetup: ['service/test/support/global-setup.ts'],
+          environment: 'node',
+          pool: 'forks',
+        },
+      },
+      {
+        extends: true,
+        plugins: [solid()],
+        resolve: { conditions: ['development', 'browser'] },
+        test: {
+          name: 'dashboard',
+          include: ['dashboard/test/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['dashboard/e2e/**/*.test.ts'],
+          globalSetup: ['service/test/support/global-setup.ts'],
+          environment: 'node',
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 90_000,
+        },
+      },
+    ],
   },
 });

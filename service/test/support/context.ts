@@ -7,7 +7,7 @@ import { bootstrap } from '../../src/domain/auth/bootstrap.js';
 import { createApiToken } from '../../src/domain/auth/tokens.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 import type { LiteLLMClient } from '../../src/litellm/client.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -29,7 +29,7 @@ export interface TestContext {
 }
 
 export async function createTestContext(
-  opts: { env?: Record<string, string>; clock?: Clock; litellm?: LiteLLMClient; poolSize?: number } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; litellm?: LiteLLMClient; poolSize?: number; log?: Logger } = {},
 ): Promise<TestContext> {
   const database = await createTestDatabase(opts.poolSize);
   const config = loadConfig({
@@ -41,7 +41,7 @@ export async function createTestContext(
     DASHBOARD_DIR: '/nonexistent',
     ...opts.env,
   });
-  const deps = await createDeps(config, { database, log: createLogger('silent'), clock: opts.clock, litellm: opts.litellm });
+  const deps = await createDeps(config, { database, log: opts.log ?? createLogger('silent'), clock: opts.clock, litellm: opts.litellm });
   await bootstrap(deps);
   const adminToken = (await deps.db.transaction((tx) => createApiToken(tx, SYSTEM_ACTOR, {}, { name: 'test-admin', role: 'admin' }))).token;
   const viewerToken = (await deps.db.transaction((tx) => createApiToken(tx, SYSTEM_ACTOR, {}, { name: 'test-viewer', role: 'viewer' }))).token;

@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createLiteLLMClient } from '../../src/litellm/client.js';
 import type { Clock } from '../../src/lib/clock.js';
+import type { Logger } from '../../src/lib/logger.js';
 import { createTestContext, WEBHOOK_SECRET, type TestContext } from './context.js';
 import { startLiteLLMFake, type LiteLLMFake, type LiteLLMFakeOptions } from './litellm-fake.js';
 
@@ -20,11 +21,11 @@ export interface Stack {
 }
 
 /** The service on a real port, wired to the LiteLLM contract fake (and its usage callbacks). */
-export async function startStack(opts: { clock?: Clock; env?: Record<string, string>; litellmTimeoutMs?: number } = {}): Promise<Stack> {
+export async function startStack(opts: { clock?: Clock; env?: Record<string, string>; litellmTimeoutMs?: number; log?: Logger } = {}): Promise<Stack> {
   const fakeOptions: LiteLLMFakeOptions = { masterKey: MASTER_KEY, prices: PRICE_100_CREDITS };
   const fake = await startLiteLLMFake(fakeOptions);
   const litellm = createLiteLLMClient({ baseUrl: fake.url, masterKey: MASTER_KEY, timeoutMs: opts.litellmTimeoutMs ?? 2000 });
-  const ctx = await createTestContext({ litellm, clock: opts.clock, env: opts.env });
+  const ctx = await createTestContext({ litellm, clock: opts.clock, env: opts.env, log: opts.log });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: ctx.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });

@@ -68,6 +68,25 @@ describe('POST /webhooks/litellm', () => {
     expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(2_000_000);
   });
 
+  it('books the same totals whatever the order and split of the events', async () => {
+    const a = await person();
+    const b = await person();
+    const costs = [0.00005, 0.000376, 0.0000001, 0.00123, 0.000009, 0.5 * COST_1000_CREDITS];
+    const forA = costs.map((c) => payload(a.hash, c));
+    const forB = forA.map((p) => ({ ...p, metadata: { ...p.metadata, user_api_key_hash: b.hash } }));
+    await ctx.webhook(forA);
+    const reversed = [...forB].reverse();
+    await ctx.webhook(reversed.slice(0, 2));
+    await ctx.webhook(reversed.slice(2));
+    await ctx.webhook(reversed.slice(1, 4)); // replayed out of order
+    const ba = await balanceOf(ctx.deps.db, a.id);
+    const bb = await balanceOf(ctx.deps.db, b.id);
+    expect(bb).toEqual(ba);
+    // nUSD × 10^6 / 376,000, each rounded half-up on its own:
+    // 50,000 → 132,978.7 | 376,000 → 1,000,000 | 100 → 265.96 | 1,230,000 → 3,271,276.6 | 9,000 → 23,936.2 | 188,000 → 500,000
+    expect(ba.used).toBe(132_979 + 1_000_000 + 266 + 3_271_277 + 23_936 + 500_000);
+  });
+
   it('a batch with 1 malformed and 99 good items books the 99 and dead-letters the 1', async () => {
     const p = await person();
     const good = Array.from({ length: 99 }, () => payload(p.hash, COST_1000_CREDITS));

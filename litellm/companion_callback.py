@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -552,11 +553,19 @@ class CompanionLogger(CustomLogger):
             ids = [r[0] for r in rows]
             body = "[" + ",".join(r[1] for r in rows) + "]"
             headers = {"Content-Type": "application/json",
-                       "X-Companion-Batch-Id": str(uuid.uuid4())}
+                       "X-Companion-Batch-Id": str(uuid.uuid4()),
+                       "X-Companion-Source": "durable-callback"}
             if self._secret:
                 headers["Authorization"] = f"Bearer {self._secret}"
+            raw = body.encode("utf-8")
+            signing = os.environ.get("COMPANION_SIGNING_SECRET", "")
+            if signing:
+                # Optional body signature (service: WEBHOOK_SIGNING_SECRET): HMAC-SHA256 of "<t>.<body>".
+                t = str(int(time.time()))
+                mac = hmac.new(signing.encode("utf-8"), t.encode("ascii") + b"." + raw, hashlib.sha256).hexdigest()
+                headers["X-Companion-Signature"] = f"t={t},v1={mac}"
             try:
-                resp = self._http().post(self.webhook_url, content=body.encode("utf-8"), headers=headers)
+                resp = self._http().post(self.webhook_url, content=raw, headers=headers)
             except Exception as e:  # connection refused, timeout, DNS, protocol...
                 self.spool.release(ids)
                 self._fail(f"{type(e).__name__}: {e}", len(ids))

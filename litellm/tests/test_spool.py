@@ -300,3 +300,21 @@ def test_dedup_key_is_stable_and_distinguishes_reused_call_ids(tmp_path):
     keys = [json.loads(p)["companion_dedup_key"] for _, p in lg.spool.lease(10)]
     assert keys[0] == keys[1] != keys[2]
     lg.close()
+
+
+def test_signs_the_body_when_a_signing_secret_is_set(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("COMPANION_SIGNING_SECRET", "sign-me")
+    with CaptureServer(secret=SECRET) as cap:
+        lg = make_logger(tmp_path, cap.url)
+        lg.log_event(event(1))
+        assert lg.flush(timeout=10) == 0
+        req = cap.requests[0]
+        assert req["headers"]["x-companion-source"] == "durable-callback"
+        parts = dict(p.split("=", 1) for p in req["headers"]["x-companion-signature"].split(","))
+        body = req["body"] if isinstance(req["body"], bytes) else req["body"].encode("utf-8")
+        expected = hmac.new(b"sign-me", parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+        assert parts["v1"] == expected
+        lg.close()

@@ -60,6 +60,11 @@ function mountDashboard(app: OpenAPIHono<AppEnv>, dir: string) {
   }
   const html = readFileSync(index, 'utf8');
   app.use('/assets/*', serveStatic({ root: dir, onFound: (_p, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable') }));
+  // A missing hashed asset is a 404, never index.html (a stale page must not get HTML for JS).
+  app.get('/assets/*', (c) => c.json(errorBody('not_found', 'no such asset', c.get('requestId')), 404));
   app.use('*', serveStatic({ root: dir }));
-  app.get('*', (c) => c.html(html));
+  app.get('*', (c) => {
+    c.header('Cache-Control', 'no-cache');
+    return c.html(html);
+  });
 }

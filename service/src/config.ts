@@ -35,6 +35,13 @@ const configSchema = z.object({
     'must be at least 16 characters',
   ),
   WEBHOOK_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
+  WEBHOOK_SIGNING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
+  RATE_LIMIT_API_PER_MINUTE: positiveInt(600),
+  RATE_LIMIT_WEBHOOK_PER_MINUTE: positiveInt(6000),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   RESEND_API_KEY: optionalString,
   RESEND_BASE_URL: optionalString,
   MAIL_FROM: z.string().default('Token Credits <credits@example.com>'),

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { randomUUID } from 'node:crypto';
@@ -31,7 +32,12 @@ export function requestContext(deps: Deps) {
   });
 }
 
-export function clientIp(c: Parameters<typeof getConnInfo>[0]): string {
+/** The caller's address; X-Forwarded-For only behind a trusted reverse proxy (TRUST_PROXY). */
+export function clientIp(c: Context<AppEnv>): string {
+  if (c.get('deps')?.config.TRUST_PROXY) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {
@@ -68,6 +74,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   }
   if (!actor) throw new ApiError('unauthorized', 'authentication required');
   c.set('actor', actor);
+  await enforceRateLimit(c, `api:${actor.id}`, c.get('deps').config.RATE_LIMIT_API_PER_MINUTE);
   const isRead = ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method) || READ_ONLY_POSTS.has(c.req.path);
   if (!isRead && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
   await next();
@@ -84,3 +91,13 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
   );
 });
+
+/** Fixed-window limit per minute; 429 with Retry-After when exceeded. */
+export async function enforceRateLimit(c: Context<AppEnv>, key: string, perMinute: number): Promise<void> {
+  const r = await c.get('deps').rateLimiter.hit(key, perMinute, 60);
+  c.header('RateLimit-Limit', String(perMinute));
+  c.header('RateLimit-Remaining', String(r.remaining));
+  if (!r.allowed) {
+    throw new ApiError('rate_limited', 'too many requests; slow down', undefined, { 'Retry-After': String(r.retryAfterSeconds) });
+  }
+}

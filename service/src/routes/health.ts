@@ -45,9 +45,9 @@ export const healthRoutes = new Hono<AppEnv>()
     }
     if (deps.litellm) {
       const up = await withTimeout(deps.litellm.health(), 2000).catch(() => false);
-      checks.litellm = { ok: up, ...(up ? {} : { detail: 'unreachable; budget pushes wait in the outbox' }) };
+      checks.litellm = { ok: up, configured: true, ...(up ? {} : { detail: 'unreachable; budget pushes wait in the outbox' }) };
     } else {
-      checks.litellm = { ok: true, detail: 'not configured' };
+      checks.litellm = { ok: true, configured: false, detail: 'not configured: keys stay pending, budgets are not pushed' };
     }
     // Only the database is required to serve; Redis and LiteLLM outages degrade, they don't stop us.
     const ready = checks.database?.ok === true;

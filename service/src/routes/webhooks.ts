@@ -4,7 +4,9 @@ import { createMiddleware } from 'hono/factory';
 import { splitBody } from '../domain/usage/parse.js';
 import { ingestUsage } from '../domain/usage/ingest.js';
 import { createRouter, type AppEnv } from '../http/env.js';
+import { createHmac } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
+import { clientIp, enforceRateLimit } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
 import { ErrorSchema, json } from './schemas.js';
 
@@ -17,6 +19,7 @@ const webhookAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (!secret) throw new ApiError('dependency_unavailable', 'WEBHOOK_SECRET is not configured; usage ingestion is off');
   const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
   if (!m || !safeEqual(m[1]!.trim(), secret)) throw new ApiError('unauthorized', 'wrong or missing webhook secret');
+  await enforceRateLimit(c, `webhook:${clientIp(c)}`, c.get('deps').config.RATE_LIMIT_WEBHOOK_PER_MINUTE);
   await next();
 });
 
@@ -46,7 +49,9 @@ export function webhookRoutes(maxBodyBytes: number) {
   router.use('/litellm', webhookAuth, limit);
   return router.openapi(route, async (c) => {
       const deps = c.get('deps');
-      const split = splitBody(await c.req.text());
+      const text = await c.req.text();
+      if (deps.config.WEBHOOK_SIGNING_SECRET) verifySignature(c.req.header('x-companion-signature'), text, deps.config.WEBHOOK_SIGNING_SECRET, deps.clock.now());
+      const split = splitBody(text);
       if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
       const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
       const { stateChanges, alertsFired, ...counts } = await ingestUsage(deps, split.items, { source, badLines: split.badLines });
@@ -55,4 +60,19 @@ export function webhookRoutes(maxBodyBytes: number) {
       c.get('log').debug({ ...counts, stateChanges: stateChanges.length, alertsFired }, 'usage batch booked');
       return c.json(counts, 200);
     });
+}
+
+const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/**
+ * Optional body signature (WEBHOOK_SIGNING_SECRET): header `X-Companion-Signature: t=<unix>,v1=<hex>`
+ * with v1 = HMAC-SHA256(secret, "<t>.<raw body>"), at most 5 minutes old.
+ */
+export function verifySignature(header: string | undefined, body: string, secret: string, now: Date): void {
+  const parts = Object.fromEntries((header ?? '').split(',').map((p) => p.trim().split('=', 2) as [string, string]));
+  const t = Number(parts.t);
+  if (!parts.v1 || !Number.isInteger(t)) throw new ApiError('unauthorized', 'missing or malformed X-Companion-Signature');
+  if (Math.abs(now.getTime() / 1000 - t) > SIGNATURE_TOLERANCE_SECONDS) throw new ApiError('unauthorized', 'X-Companion-Signature is too old');
+  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  if (!safeEqual(parts.v1, expected)) throw new ApiError('unauthorized', 'X-Companion-Signature does not match the body');
 }

@@ -82,6 +82,10 @@ const configSchema = z.object({
     .transform((v) => v === 'true'),
   DASHBOARD_DIR: z.string().default('./dashboard/dist'),
   METRICS_TOKEN: optionalString,
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_API_BASE: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), 'must be an origin such as https://credits.example.com'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,6 +7,7 @@ import { memoryRateLimiter, redisRateLimiter, type RateLimiter } from './lib/rat
 import { createLiteLLMClient, type LiteLLMClient } from './litellm/client.js';
 import { resendMailer, type Mailer } from './lib/mailer.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
+import { createStripe, type Stripe } from './lib/stripe.js';
 import { rows } from './db/client.js';
 import { sql } from 'drizzle-orm';
 
@@ -20,6 +21,8 @@ export interface Deps {
   litellm?: LiteLLMClient;
   /** Absent without RESEND_API_KEY: emails are only written to the mail log. */
   mailer?: Mailer;
+  /** Absent without STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: buying is off (admins top up by hand). */
+  stripe?: Stripe;
   log: Logger;
   clock: Clock;
   metrics: Metrics;
@@ -67,6 +70,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     rateLimiter: redis ? redisRateLimiter(redis) : memoryRateLimiter(),
     litellm,
     mailer: overrides.mailer ?? (config.RESEND_API_KEY ? resendMailer(config.RESEND_API_KEY, config.RESEND_BASE_URL) : undefined),
+    stripe: createStripe(config),
     log,
     clock: overrides.clock ?? systemClock,
     metrics: createMetrics(async (m) => {

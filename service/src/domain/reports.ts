@@ -2,6 +2,7 @@ import { and, desc, eq, gte, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { rows, type Queryable } from '../db/client.js';
 import { auditLog, ledgerEntries, usageEvents, type LedgerKind } from '../db/schema/index.js';
 import { milliToCredits, nanoToUsd } from './money.js';
+import { countWhere, paged } from './paging.js';
 
 export interface Range {
   from?: Date;
@@ -17,18 +18,11 @@ function timeRange(column: typeof ledgerEntries.createdAt | typeof usageEvents.s
 
 export async function listLedger(q: Queryable, userId: string, input: Range & { kind?: LedgerKind; page: number; pageSize: number }) {
   const where = and(eq(ledgerEntries.userId, userId), input.kind ? eq(ledgerEntries.kind, input.kind) : undefined, ...timeRange(ledgerEntries.createdAt, input));
-  const [list, [total]] = await Promise.all([
-    q
-      .select()
-      .from(ledgerEntries)
-      .where(where)
-      .orderBy(desc(ledgerEntries.id))
-      .limit(input.pageSize)
-      .offset((input.page - 1) * input.pageSize),
-    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(ledgerEntries).where(where),
-  ]);
-  return {
-    items: list.map((e) => ({
+  return paged(
+    input,
+    (limit, offset) => q.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.id)).limit(limit).offset(offset),
+    () => countWhere(q, ledgerEntries, where),
+    (e) => ({
       id: e.id,
       kind: e.kind,
       amount: milliToCredits(e.amountMilli),
@@ -41,11 +35,8 @@ export async function listLedger(q: Queryable, userId: string, input: Range & { 
       actor: e.actor,
       keyId: e.keyId,
       createdAt: e.createdAt.toISOString(),
-    })),
-    total: total?.n ?? 0,
-    page: input.page,
-    pageSize: input.pageSize,
-  };
+    }),
+  );
 }
 
 export async function usageSummary(q: Queryable, userId: string, input: Range & { groupBy: 'day' | 'model'; timeZone: string }) {
@@ -71,26 +62,21 @@ export async function usageSummary(q: Queryable, userId: string, input: Range & 
 
 export async function listAudit(q: Queryable, input: { action?: string; targetId?: string; page: number; pageSize: number }) {
   const where = and(input.action ? eq(auditLog.action, input.action) : undefined, input.targetId ? eq(auditLog.targetId, input.targetId) : undefined);
-  const [list, [total]] = await Promise.all([
-    q.select().from(auditLog).where(where).orderBy(desc(auditLog.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
-    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(auditLog).where(where),
-  ]);
-  return {
-    items: list.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() })),
-    total: total?.n ?? 0,
-    page: input.page,
-    pageSize: input.pageSize,
-  };
+  return paged(
+    input,
+    (limit, offset) => q.select().from(auditLog).where(where).orderBy(desc(auditLog.id)).limit(limit).offset(offset),
+    () => countWhere(q, auditLog, where),
+    (a) => ({ ...a, createdAt: a.createdAt.toISOString() }),
+  );
 }
 
 export async function listUnattributed(q: Queryable, input: { page: number; pageSize: number }) {
   const where = isNull(usageEvents.userId);
-  const [list, [total]] = await Promise.all([
-    q.select().from(usageEvents).where(where).orderBy(desc(usageEvents.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
-    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(usageEvents).where(where),
-  ]);
-  return {
-    items: list.map((e) => ({
+  return paged(
+    input,
+    (limit, offset) => q.select().from(usageEvents).where(where).orderBy(desc(usageEvents.id)).limit(limit).offset(offset),
+    () => countWhere(q, usageEvents, where),
+    (e) => ({
       id: e.id,
       keyHash: e.keyHash,
       litellmCallId: e.litellmCallId,
@@ -100,11 +86,8 @@ export async function listUnattributed(q: Queryable, input: { page: number; page
       totalTokens: e.totalTokens,
       startTime: e.startTime?.toISOString() ?? null,
       receivedAt: e.receivedAt.toISOString(),
-    })),
-    total: total?.n ?? 0,
-    page: input.page,
-    pageSize: input.pageSize,
-  };
+    }),
+  );
 }
 
 /** Organisation-wide numbers for the overview. */

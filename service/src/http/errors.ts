@@ -26,7 +26,7 @@ export function onError(err: Error, c: Context) {
   if (err instanceof HTTPException) {
     const status = err.status;
     const code: ErrorCode =
-      status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : status === 400 ? 'validation_error' : 'internal';
+      status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : status === 400 ? 'validation_error' : 'internal';
     return c.json(errorBody(code, err.message || code, requestId), ERROR_STATUS[code]);
   }
   const log = c.get('log') ?? console;

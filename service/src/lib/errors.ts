@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   idempotency_mismatch: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   insufficient_credits: 422,
   rate_limited: 429,

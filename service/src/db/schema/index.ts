@@ -9,3 +9,5 @@ export * from './audit.js';
 export * from './idempotency.js';
 export * from './outbox.js';
 export * from './alerts.js';
+export * from './portal.js';
+export * from './payments.js';

@@ -1,4 +1,5 @@
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { desc, eq, type SQL } from 'drizzle-orm';
+import { countWhere, paged } from '../paging.js';
 import type { Queryable } from '../../db/client.js';
 import { alerts, mailLog, settings, users } from '../../db/schema/index.js';
 import { ApiError } from '../../lib/errors.js';
@@ -8,20 +9,20 @@ import { alertThresholds } from '../thresholds.js';
 
 export async function listAlerts(q: Queryable, input: { userId?: string; page: number; pageSize: number }) {
   const where: SQL | undefined = input.userId ? eq(alerts.userId, input.userId) : undefined;
-  const [list, [total]] = await Promise.all([
-    q
-      .select({ alert: alerts, email: users.email, name: users.name, mailStatus: mailLog.status })
-      .from(alerts)
-      .innerJoin(users, eq(users.id, alerts.userId))
-      .leftJoin(mailLog, eq(mailLog.id, alerts.mailId))
-      .where(where)
-      .orderBy(desc(alerts.id))
-      .limit(input.pageSize)
-      .offset((input.page - 1) * input.pageSize),
-    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(alerts).where(where),
-  ]);
-  return {
-    items: list.map((r) => ({
+  return paged(
+    input,
+    (limit, offset) =>
+      q
+        .select({ alert: alerts, email: users.email, name: users.name, mailStatus: mailLog.status })
+        .from(alerts)
+        .innerJoin(users, eq(users.id, alerts.userId))
+        .leftJoin(mailLog, eq(mailLog.id, alerts.mailId))
+        .where(where)
+        .orderBy(desc(alerts.id))
+        .limit(limit)
+        .offset(offset),
+    () => countWhere(q, alerts, where),
+    (r) => ({
       id: r.alert.id,
       userId: r.alert.userId,
       email: r.email,
@@ -33,21 +34,17 @@ export async function listAlerts(q: Queryable, input: { userId?: string; page: n
       rearmedAt: r.alert.rearmedAt?.toISOString() ?? null,
       createdAt: r.alert.createdAt.toISOString(),
       emailStatus: r.mailStatus ?? 'none',
-    })),
-    total: total?.n ?? 0,
-    page: input.page,
-    pageSize: input.pageSize,
-  };
+    }),
+  );
 }
 
 export async function listMail(q: Queryable, input: { userId?: string; page: number; pageSize: number }) {
-  const where = input.userId ? and(eq(mailLog.userId, input.userId)) : undefined;
-  const [list, [total]] = await Promise.all([
-    q.select().from(mailLog).where(where).orderBy(desc(mailLog.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
-    q.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(mailLog).where(where),
-  ]);
-  return {
-    items: list.map((m) => ({
+  const where = input.userId ? eq(mailLog.userId, input.userId) : undefined;
+  return paged(
+    input,
+    (limit, offset) => q.select().from(mailLog).where(where).orderBy(desc(mailLog.id)).limit(limit).offset(offset),
+    () => countWhere(q, mailLog, where),
+    (m) => ({
       id: m.id,
       userId: m.userId,
       to: m.to,
@@ -59,11 +56,8 @@ export async function listMail(q: Queryable, input: { userId?: string; page: num
       error: m.error,
       createdAt: m.createdAt.toISOString(),
       sentAt: m.sentAt?.toISOString() ?? null,
-    })),
-    total: total?.n ?? 0,
-    page: input.page,
-    pageSize: input.pageSize,
-  };
+    }),
+  );
 }
 
 /** Thresholds: 1–10 ascending whole percentages, the last one 100 (the block). */

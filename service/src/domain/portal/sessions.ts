@@ -1,0 +1,109 @@
+import { and, eq, gt, isNull, lt, ne } from 'drizzle-orm';
+import type { Deps } from '../../deps.js';
+import type { Db } from '../../db/client.js';
+import { keys, mailLog, portalLoginTokens, portalSessions, users } from '../../db/schema/index.js';
+import { sha256Hex } from '../../lib/crypto.js';
+import { ApiError } from '../../lib/errors.js';
+import { newSecret } from '../../lib/ids.js';
+import type { RequestMeta } from '../actor.js';
+import { audit } from '../audit.js';
+import { enqueue } from '../outbox.js';
+import { loginMail } from './mail.js';
+
+export const LINK_TTL_MINUTES = 15;
+const WINDOW_SECONDS = 15 * 60;
+const LIMITS = { perEmail: 5, perIp: 20, keyPerIp: 10, tokenPerIp: 20 };
+
+/** Who a portal session belongs to: one person, never an admin. */
+export interface PortalPerson {
+  userId: string;
+  via: 'email' | 'key';
+}
+
+async function limit(deps: Deps, key: string, max: number) {
+  const r = await deps.rateLimiter.hit(key, max, WINDOW_SECONDS);
+  if (!r.allowed) throw new ApiError('rate_limited', 'too many sign-in attempts; try again later', undefined, { 'Retry-After': String(r.retryAfterSeconds) });
+}
+
+/**
+ * Email a one-time sign-in link. Always succeeds from the caller's point of view (no account
+ * enumeration): unknown or deleted addresses get no mail and the same answer. The mail goes
+ * through the mail log and the outbox exactly like alert emails.
+ */
+export async function requestLoginLink(deps: Deps, meta: RequestMeta, email: string, origin: string): Promise<void> {
+  const address = email.trim().toLowerCase();
+  await limit(deps, `portal:link:ip:${meta.ip ?? 'unknown'}`, LIMITS.perIp);
+  await limit(deps, `portal:link:email:${address}`, LIMITS.perEmail);
+  const [user] = await deps.db.select().from(users).where(and(eq(users.email, address), ne(users.status, 'deleted')));
+  if (!user) return;
+  const token = newSecret('tcm');
+  const now = deps.clock.now();
+  const content = loginMail({ locale: user.locale, name: user.name, link: `${origin}/me/login?token=${encodeURIComponent(token)}`, minutes: LINK_TTL_MINUTES });
+  const sendMail = Boolean(deps.config.RESEND_API_KEY);
+  await deps.db.transaction(async (tx) => {
+    await tx.delete(portalLoginTokens).where(lt(portalLoginTokens.expiresAt, now));
+    await tx.insert(portalLoginTokens).values({ tokenHash: sha256Hex(token), userId: user.id, expiresAt: new Date(now.getTime() + LINK_TTL_MINUTES * 60_000), createdAt: now });
+    const [mail] = await tx
+      .insert(mailLog)
+      .values({ userId: user.id, to: user.email, subject: content.subject, template: 'portal_login', locale: user.locale, text: content.text, html: content.html, status: sendMail ? 'queued' : 'logged', createdAt: now })
+      .returning({ id: mailLog.id });
+    if (sendMail) await enqueue(tx, 'mail.send', `mail:${mail!.id}`, { mailId: mail!.id });
+    await audit(tx, `portal:${user.email}`, meta, { action: 'portal.link_sent', targetType: 'user', targetId: user.id });
+  });
+}
+
+/** Redeem a link: one atomic UPDATE marks it used, so a second use (or a race) gets 401. */
+export async function redeemLoginLink(deps: Deps, meta: RequestMeta, token: string) {
+  await limit(deps, `portal:token:ip:${meta.ip ?? 'unknown'}`, LIMITS.tokenPerIp);
+  const now = deps.clock.now();
+  const [row] = await deps.db
+    .update(portalLoginTokens)
+    .set({ usedAt: now })
+    .where(and(eq(portalLoginTokens.tokenHash, sha256Hex(token)), isNull(portalLoginTokens.usedAt), gt(portalLoginTokens.expiresAt, now)))
+    .returning({ userId: portalLoginTokens.userId });
+  if (!row) throw new ApiError('unauthorized', 'this sign-in link is invalid, expired or already used; ask for a new one');
+  return createSession(deps, meta, row.userId, 'email');
+}
+
+/**
+ * Sign in with one's own LiteLLM key: sha256(key) is looked up among non-revoked keys (the key is
+ * never stored or logged). The lookup is by hash, so timing reveals nothing about the key.
+ */
+export async function loginWithKey(deps: Deps, meta: RequestMeta, key: string) {
+  await limit(deps, `portal:key:ip:${meta.ip ?? 'unknown'}`, LIMITS.keyPerIp);
+  const [row] = await deps.db
+    .select({ userId: keys.userId })
+    .from(keys)
+    .innerJoin(users, eq(users.id, keys.userId))
+    .where(and(eq(keys.tokenHash, sha256Hex(key.trim())), ne(keys.status, 'revoked'), ne(users.status, 'deleted')))
+    .limit(1);
+  if (!row) throw new ApiError('unauthorized', 'this key is unknown or no longer valid');
+  return createSession(deps, meta, row.userId, 'key');
+}
+
+async function createSession(deps: Deps, meta: RequestMeta, userId: string, via: 'email' | 'key') {
+  const token = newSecret('tcp');
+  const now = deps.clock.now();
+  const expiresAt = new Date(now.getTime() + deps.config.SESSION_TTL_HOURS * 3600_000);
+  await deps.db.transaction(async (tx) => {
+    await tx.delete(portalSessions).where(lt(portalSessions.expiresAt, now));
+    await tx.insert(portalSessions).values({ idHash: sha256Hex(token), userId, via, createdAt: now, expiresAt });
+    await audit(tx, `portal:${userId}`, meta, { action: `portal.login_${via}`, targetType: 'user', targetId: userId });
+  });
+  return { token, expiresAt };
+}
+
+export async function personFromPortalSession(db: Db, token: string, now: Date): Promise<PortalPerson | null> {
+  const [row] = await db
+    .select({ userId: portalSessions.userId, via: portalSessions.via, status: users.status })
+    .from(portalSessions)
+    .innerJoin(users, eq(users.id, portalSessions.userId))
+    .where(and(eq(portalSessions.idHash, sha256Hex(token)), gt(portalSessions.expiresAt, now)))
+    .limit(1);
+  if (!row || row.status === 'deleted') return null;
+  return { userId: row.userId, via: row.via };
+}
+
+export async function logoutPortal(db: Db, token: string): Promise<void> {
+  await db.delete(portalSessions).where(eq(portalSessions.idHash, sha256Hex(token)));
+}

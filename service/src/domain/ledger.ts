@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Queryable } from '../db/client.js';
 import { ledgerEntries, type LedgerKind } from '../db/schema/index.js';
 import { ApiError } from '../lib/errors.js';
@@ -71,6 +71,17 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
 }
 
 /**
+ * The credit state rule, in SQL, for any expression of what remains and what was used:
+ * blocked when nothing remains, warned at or above `warnBp` basis points used, else ok.
+ */
+export function creditStateSql(remaining: SQL, used: SQL, warnBp: number): SQL {
+  return sql`case
+      when ${remaining} <= 0 then 'blocked'
+      when ${used} * 10000 >= ${warnBp}::bigint * (${used} + ${remaining}) then 'warned'
+      else 'ok' end`;
+}
+
+/**
  * Recompute the credit state of the given people from their balances:
  * blocked when nothing remains, warned at or above `warnBp` basis points used, else ok.
  * Returns the people whose state changed.
@@ -81,10 +92,7 @@ export async function refreshCreditStates(
   warnBp: number,
 ): Promise<{ userId: string; state: 'ok' | 'warned' | 'blocked' }[]> {
   if (userIds.length === 0) return [];
-  const next = sql`case
-      when monthly_milli + topup_milli <= 0 then 'blocked'
-      when period_used_milli * 10000 >= ${warnBp}::bigint * (period_used_milli + monthly_milli + topup_milli) then 'warned'
-      else 'ok' end`;
+  const next = creditStateSql(sql`(monthly_milli + topup_milli)`, sql`period_used_milli`, warnBp);
   const changed = await rows<{ user_id: string; credit_state: 'ok' | 'warned' | 'blocked' }>(
     tx,
     sql`update balances set credit_state = ${next}

@@ -54,10 +54,10 @@ export function webhookRoutes(maxBodyBytes: number) {
       const split = splitBody(text);
       if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
       const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
-      const { stateChanges, alertsFired, ...counts } = await ingestUsage(deps, split.items, { source, badLines: split.badLines });
+      const { alertsFired, ...counts } = await ingestUsage(deps, split.items, { source, badLines: split.badLines });
       for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);
       if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
-      c.get('log').debug({ ...counts, stateChanges: stateChanges.length, alertsFired }, 'usage batch booked');
+      c.get('log').debug({ ...counts, alertsFired }, 'usage batch booked');
       return c.json(counts, 200);
     });
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { openPglite, openPostgres, type Database } from '../../src/db/client.js';
-import { TEMPLATE_DB, testDatabaseUrl, withDatabase } from './env.js';
+import { templateDb, testDatabaseUrl, withDatabase } from './env.js';
 
 export interface TestDatabase extends Database {
   /** Connection URL (real PostgreSQL only): for tests that open more connections. */
@@ -15,7 +15,7 @@ export async function createTestDatabase(poolSize = 10): Promise<TestDatabase> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`);
+    await admin.unsafe(`create database ${name} template ${templateDb()}`);
   } finally {
     await admin.end();
   }

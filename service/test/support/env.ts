@@ -1,4 +1,9 @@
-export const TEMPLATE_DB = 'companion_test_template';
+/** The migrated template database of this run (set by global-setup.ts). */
+export function templateDb(): string {
+  const name = process.env.COMPANION_TEST_TEMPLATE;
+  if (!name) throw new Error('no template database: run the tests through vitest (global-setup.ts)');
+  return name;
+}
 
 /** Real PostgreSQL for tests when set (CI sets it); otherwise embedded PGlite. */
 export function testDatabaseUrl(): string | undefined {

@@ -26,14 +26,14 @@ const percentBp = sql`case when b.monthly_milli + b.topup_milli <= 0
  * concurrency; usage falling back under a threshold (a top-up) re-arms it. Each new alert writes
  * its email to the mail log (and the outbox when Resend is configured).
  */
-export async function evaluateAlerts(tx: Queryable, userIds: string[], ctx: AlertContext): Promise<number> {
+export async function evaluateAlerts(tx: Queryable, userIds: string[], ctx: AlertContext, percentThresholds?: number[]): Promise<number> {
   if (userIds.length === 0) return 0;
-  const thresholds = (await alertThresholds(tx)).map((t) => Math.round(t * 100));
+  const thresholds = (percentThresholds ?? (await alertThresholds(tx))).map((t) => Math.round(t * 100));
   const fired = await rows<{ id: number; user_id: string; threshold_bp: number; percent_bp: number; remaining_milli: string; period_start: string; used: string; email: string; name: string; locale: Locale; status: string }>(
     tx,
     sql`with p as (
           select b.user_id, b.period_start, b.period_used_milli as used, b.monthly_milli + b.topup_milli as remaining, ${percentBp} as bp
-          from balances b where b.user_id in ${userIds}),
+          from balances b where b.user_id in (select json_array_elements_text(${JSON.stringify(userIds)}::json))),
         rearm as (
           update alerts a set rearmed_at = ${ctx.now.toISOString()}::timestamptz from p
           where a.user_id = p.user_id and a.period_start = p.period_start and a.rearmed_at is null and p.bp < a.threshold_bp

@@ -1,9 +1,10 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { rows, type Db, type Queryable } from '../../db/client.js';
-import { afterBalanceChange, type BalanceChangeDeps } from '../balance-change.js';
-import { deadLetters, keys, ledgerEntries, usageEvents } from '../../db/schema/index.js';
-import { currentFactorMicro } from '../factor.js';
+import { sql } from 'drizzle-orm';
+import { one, rows, type Db, type Queryable } from '../../db/client.js';
+import { evaluateAlerts } from '../alerts/evaluate.js';
+import type { BalanceChangeDeps } from '../balance-change.js';
+import { creditStateSql } from '../ledger.js';
 import { nanoToMilliCredits } from '../money.js';
+import { DEFAULT_THRESHOLDS } from '../thresholds.js';
 import { parseUsageItem, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
@@ -14,8 +15,6 @@ export interface IngestCounts {
 }
 
 export interface IngestResult extends IngestCounts {
-  /** People whose credit state changed. */
-  stateChanges: { userId: string; state: 'ok' | 'warned' | 'blocked' }[];
   alertsFired: number;
 }
 
@@ -32,19 +31,29 @@ const MAX_DEAD_LETTER_CHARS = 64 * 1024;
 function snippet(v: unknown): string {
   let s: string;
   try {
-    s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     s = String(v);
   }
   return s.length > MAX_DEAD_LETTER_CHARS ? `${s.slice(0, MAX_DEAD_LETTER_CHARS)}…` : s;
 }
 
+interface Lookup {
+  factor: string;
+  thresholds: number[] | null;
+  keys: { id: string; user_id: string; token_hash: string }[] | null;
+  recovered: { key_hash: string; provider_id: string }[] | null;
+}
+
 /**
  * Book a batch of LiteLLM usage events, all or nothing, in one transaction:
  * each new call once (unique dedup key), one usage debit per billable call (monthly allowance
  * first, then top-ups; the top-up bucket may go negative — debt — if LiteLLM overshot),
- * balances and key spend updated with relative set-based statements.
+ * balances, states and key spend updated set-wise, threshold alerts evaluated.
  * Unknown keys are stored unattributed; malformed items are dead-lettered. Nothing is dropped.
+ *
+ * The hot path: every statement has constant text and one JSON parameter per row set
+ * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
  */
 export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[], opts: IngestOptions): Promise<IngestResult> {
   const good: UsageItem[] = [];
@@ -60,66 +69,108 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
       good.push(r.item);
     }
   }
+  const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
+  const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
 
   return deps.db.transaction(async (tx) => {
     const now = deps.clock.now();
-    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, stateChanges: [], alertsFired: 0 };
+    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
     if (dead.length) {
-      await tx.insert(deadLetters).values(dead.map((d) => ({ source: opts.source, reason: d.reason, payload: snippet(d.payload), createdAt: now })));
+      await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
+        select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
+        from json_to_recordset(${JSON.stringify(dead.map((d) => ({ reason: d.reason, payload: snippet(d.payload) })))}::json) as x(reason text, payload text)`);
     }
     if (good.length === 0) return result;
 
-    if (!opts.recovered) await dropRecovered(tx, good, result);
-    if (good.length === 0) return result;
-    const factorMicro = await currentFactorMicro(tx);
-    const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
-    const keyRows = hashes.length
-      ? await tx.select({ id: keys.id, userId: keys.userId, tokenHash: keys.tokenHash }).from(keys).where(inArray(keys.tokenHash, hashes))
-      : [];
-    const keyByHash = new Map(keyRows.map((k) => [k.tokenHash!, k]));
+    // One round trip: the factor in force, the thresholds, our keys, and recovered calls that a
+    // late callback may report again.
+    const lookup = (await one<Lookup>(
+      tx,
+      sql`select (select factor_micro from conversion_factors order by id desc limit 1)::text as factor,
+                 (select value from settings where key = 'alert_thresholds') as thresholds,
+                 (select json_agg(json_build_object('id', id, 'user_id', user_id, 'token_hash', token_hash))
+                    from keys where token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
+                 (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
+                    from usage_events where recovered
+                     and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered`,
+    ))!;
+    const factorMicro = Number(lookup.factor);
+    const thresholds = Array.isArray(lookup.thresholds) ? lookup.thresholds : DEFAULT_THRESHOLDS;
+    const keyByHash = new Map((lookup.keys ?? []).map((k) => [k.token_hash, k]));
+    const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
 
-    const values = good.map((g) => {
+    const rowsIn = [];
+    for (const g of good) {
+      if (recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
+        result.duplicate++;
+        continue;
+      }
       const key = g.keyHash ? keyByHash.get(g.keyHash) : undefined;
-      return {
-        dedupKey: g.dedupKey,
-        litellmCallId: g.litellmCallId,
-        providerId: g.providerId,
-        keyHash: g.keyHash,
-        keyId: key?.id ?? null,
-        userId: key?.userId ?? null,
+      rowsIn.push({
+        dedup_key: g.dedupKey,
+        litellm_call_id: g.litellmCallId,
+        provider_id: g.providerId,
+        key_hash: g.keyHash,
+        key_id: key?.id ?? null,
+        user_id: key?.user_id ?? null,
         status: g.status,
-        callType: g.callType,
+        call_type: g.callType,
         model: g.model,
-        modelGroup: g.modelGroup,
-        promptTokens: g.promptTokens,
-        completionTokens: g.completionTokens,
-        totalTokens: g.totalTokens,
-        costNano: g.costNano,
-        debitMilli: key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0,
-        startTime: g.startTime,
-        endTime: g.endTime,
-        source: opts.source,
-        recovered: opts.recovered ?? false,
+        model_group: g.modelGroup,
+        prompt_tokens: g.promptTokens,
+        completion_tokens: g.completionTokens,
+        total_tokens: g.totalTokens,
+        cost_nano: g.costNano,
+        debit_milli: key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0,
+        start_time: g.startTime?.toISOString() ?? null,
+        end_time: g.endTime?.toISOString() ?? null,
         metadata: g.metadata,
-        receivedAt: now,
-      };
-    });
-    const inserted = await tx
-      .insert(usageEvents)
-      .values(values)
-      .onConflictDoNothing({ target: usageEvents.dedupKey })
-      .returning({ id: usageEvents.id, dedupKey: usageEvents.dedupKey });
-    const idByKey = new Map(inserted.map((r) => [r.dedupKey, r.id]));
-    const fresh = values.filter((v) => idByKey.has(v.dedupKey));
-    result.duplicate += values.length - fresh.length;
-    result.unattributed = fresh.filter((v) => v.userId === null).length;
+      });
+    }
+    if (rowsIn.length === 0) return result;
+
+    const inserted = await rows<{ id: string | number; dedup_key: string }>(
+      tx,
+      sql`insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
+            model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
+            recovered, metadata, created_at)
+          select x.dedup_key, x.litellm_call_id, x.provider_id, x.key_hash, x.key_id, x.user_id, x.status, x.call_type, x.model,
+            x.model_group, x.prompt_tokens, x.completion_tokens, x.total_tokens, x.cost_nano, x.debit_milli, x.start_time, x.end_time,
+            ${opts.source}, ${opts.recovered ?? false}, x.metadata, ${now.toISOString()}::timestamptz
+          from json_to_recordset(${JSON.stringify(rowsIn)}::json) as x(dedup_key text, litellm_call_id text, provider_id text,
+            key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
+            completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
+            end_time timestamptz, metadata jsonb)
+          on conflict (dedup_key) do nothing
+          returning id, dedup_key`,
+    );
+    const idByKey = new Map(inserted.map((r) => [r.dedup_key, Number(r.id)]));
+    const fresh = rowsIn.filter((v) => idByKey.has(v.dedup_key));
+    result.duplicate += rowsIn.length - fresh.length;
+    result.unattributed = fresh.filter((v) => v.user_id === null).length;
     result.accepted = fresh.length - result.unattributed;
 
-    const billable = fresh.filter((v) => v.userId !== null && v.costNano > 0);
-    if (billable.length > 0) {
-      const userIds = await bookDebits(tx, billable.map((v) => ({ ...v, userId: v.userId!, keyId: v.keyId!, eventId: idByKey.get(v.dedupKey)! })), factorMicro, now);
-      Object.assign(result, await afterBalanceChange(tx, deps, userIds));
-    }
+    const billable = fresh.filter((v) => v.user_id !== null && v.cost_nano > 0);
+    if (billable.length === 0) return result;
+    const userIds = await bookDebits(
+      tx,
+      billable.map((v) => ({
+        userId: v.user_id!,
+        keyId: v.key_id!,
+        eventId: idByKey.get(v.dedup_key)!,
+        dedupKey: v.dedup_key,
+        costNano: v.cost_nano,
+        debitMilli: v.debit_milli,
+        startTime: v.start_time,
+      })),
+      { factorMicro, now, warnBp: Math.round((thresholds.filter((t) => t < 100)[0] ?? 100) * 100) },
+    );
+    result.alertsFired = await evaluateAlerts(
+      tx,
+      userIds,
+      { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY) },
+      thresholds,
+    );
     return result;
   });
 }
@@ -131,89 +182,79 @@ interface Billable {
   dedupKey: string;
   costNano: number;
   debitMilli: number;
-  startTime: Date | null;
+  startTime: string | null;
 }
 
-async function bookDebits(tx: Queryable, items: Billable[], factorMicro: number, now: Date) {
+/**
+ * Lock the balances (in a fixed order: no deadlocks between concurrent batches), split each
+ * debit between the monthly and top-up buckets, then write the ledger entries, the balances
+ * (with their new state) and the keys' booked spend in one statement.
+ */
+async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; warnBp: number }): Promise<string[]> {
   const userIds = [...new Set(items.map((i) => i.userId))].sort();
-  // Lock the balances (in a fixed order: no deadlocks between concurrent batches).
   const locked = await rows<{ user_id: string; monthly_milli: string | number; period_start: string }>(
     tx,
-    sql`select user_id, monthly_milli, period_start::text as period_start from balances where user_id in ${userIds} order by user_id for update`,
+    sql`select user_id, monthly_milli, period_start::text as period_start from balances
+        where user_id in (select json_array_elements_text(${JSON.stringify(userIds)}::json))
+        order by user_id for update`,
   );
   const monthlyLeft = new Map(locked.map((b) => [b.user_id, Math.max(0, Number(b.monthly_milli))]));
   const period = new Map(locked.map((b) => [b.user_id, b.period_start]));
+  const nowIso = ctx.now.toISOString();
 
-  const perUser = new Map<string, { dm: number; dt: number; nano: number; last: Date }>();
+  const perUser = new Map<string, { user_id: string; dm: number; dt: number; nano: number; last: string }>();
   const perKey = new Map<string, number>();
   const entries = items.map((i) => {
     const left = monthlyLeft.get(i.userId) ?? 0;
     const fromMonthly = Math.min(left, i.debitMilli);
     monthlyLeft.set(i.userId, left - fromMonthly);
-    const u = perUser.get(i.userId) ?? { dm: 0, dt: 0, nano: 0, last: new Date(0) };
+    const u = perUser.get(i.userId) ?? { user_id: i.userId, dm: 0, dt: 0, nano: 0, last: '' };
     u.dm += fromMonthly;
     u.dt += i.debitMilli - fromMonthly;
     u.nano += i.costNano;
-    const at = i.startTime ?? now;
+    const at = i.startTime ?? nowIso;
     if (at > u.last) u.last = at;
     perUser.set(i.userId, u);
     perKey.set(i.keyId, (perKey.get(i.keyId) ?? 0) + i.costNano);
     return {
-      userId: i.userId,
-      kind: 'usage' as const,
-      amountMilli: -i.debitMilli,
-      monthlyMilli: -fromMonthly,
-      topupMilli: -(i.debitMilli - fromMonthly),
-      usdNano: i.costNano,
-      factorMicro,
-      periodStart: period.get(i.userId)!,
-      idempotencyKey: `usage:${i.dedupKey}`,
-      usageEventId: i.eventId,
-      keyId: i.keyId,
-      actor: 'litellm',
-      createdAt: now,
+      user_id: i.userId,
+      amount: -i.debitMilli,
+      monthly: -fromMonthly,
+      topup: -(i.debitMilli - fromMonthly),
+      usd: i.costNano,
+      period: period.get(i.userId)!,
+      idem: `usage:${i.dedupKey}`,
+      event_id: i.eventId,
+      key_id: i.keyId,
     };
   });
-  await tx.insert(ledgerEntries).values(entries);
+  const keyRows = [...perKey].map(([id, nano]) => ({ id, nano }));
 
-  const balanceRows = sql.join(
-    [...perUser].map(([id, u]) => sql`(${id}, ${u.dm}::bigint, ${u.dt}::bigint, ${u.nano}::bigint, ${u.last.toISOString()}::timestamptz)`),
-    sql`, `,
-  );
-  await tx.execute(sql`update balances as b set
+  const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
+  const used = sql`(b.period_used_milli + v.dm + v.dt)`;
+  await tx.execute(sql`
+    with ledger as (
+      insert into ledger_entries (user_id, kind, amount_milli, monthly_milli, topup_milli, usd_nano, factor_micro, period_start,
+        idempotency_key, usage_event_id, key_id, actor, created_at)
+      select x.user_id, 'usage', x.amount, x.monthly, x.topup, x.usd, ${ctx.factorMicro}, x.period, x.idem, x.event_id, x.key_id,
+        'litellm', ${nowIso}::timestamptz
+      from json_to_recordset(${JSON.stringify(entries)}::json) as x(user_id text, amount bigint, monthly bigint, topup bigint,
+        usd bigint, period date, idem text, event_id bigint, key_id text)
+      returning 1),
+    spend as (
+      update keys as k set spend_nano = k.spend_nano + v.nano
+      from json_to_recordset(${JSON.stringify(keyRows)}::json) as v(id text, nano bigint)
+      where k.id = v.id
+      returning 1)
+    update balances as b set
       monthly_milli = b.monthly_milli - v.dm,
       topup_milli = b.topup_milli - v.dt,
-      period_used_milli = b.period_used_milli + v.dm + v.dt,
+      period_used_milli = ${used},
       period_used_nano = b.period_used_nano + v.nano,
       last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
-      updated_at = ${now.toISOString()}::timestamptz
-    from (values ${balanceRows}) as v(user_id, dm, dt, nano, last)
+      credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
+      updated_at = ${nowIso}::timestamptz
+    from json_to_recordset(${JSON.stringify([...perUser.values()])}::json) as v(user_id text, dm bigint, dt bigint, nano bigint, last timestamptz)
     where b.user_id = v.user_id`);
-
-  const keyRows = sql.join([...perKey].map(([id, nano]) => sql`(${id}, ${nano}::bigint)`), sql`, `);
-  await tx.execute(sql`update keys as k set spend_nano = k.spend_nano + v.nano
-    from (values ${keyRows}) as v(id, nano) where k.id = v.id`);
-
   return userIds;
-}
-
-/**
- * A call the reconciler already booked from LiteLLM's spend logs (by provider id) may still
- * arrive late through the callback: it is a duplicate, not a second debit.
- */
-async function dropRecovered(tx: Queryable, good: UsageItem[], result: IngestCounts): Promise<void> {
-  const ids = [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
-  if (ids.length === 0) return;
-  const clash = await tx
-    .select({ keyHash: usageEvents.keyHash, providerId: usageEvents.providerId })
-    .from(usageEvents)
-    .where(and(eq(usageEvents.recovered, true), inArray(usageEvents.providerId, ids)));
-  if (clash.length === 0) return;
-  const known = new Set(clash.map((c) => `${c.keyHash}|${c.providerId}`));
-  for (let i = good.length - 1; i >= 0; i--) {
-    if (known.has(`${good[i]!.keyHash}|${good[i]!.providerId}`)) {
-      good.splice(i, 1);
-      result.duplicate++;
-    }
-  }
 }

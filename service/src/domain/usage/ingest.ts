@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { one, rows, type Db, type Queryable } from '../../db/client.js';
 import { evaluateAlerts } from '../alerts/evaluate.js';
 import type { BalanceChangeDeps } from '../balance-change.js';
+import { percentUsedBp } from '../balance.js';
 import { creditStateSql } from '../ledger.js';
 import { nanoToMilliCredits } from '../money.js';
 import { DEFAULT_THRESHOLDS } from '../thresholds.js';
@@ -152,7 +153,7 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
 
     const billable = fresh.filter((v) => v.user_id !== null && v.cost_nano > 0);
     if (billable.length === 0) return result;
-    const userIds = await bookDebits(
+    const crossed = await bookDebits(
       tx,
       billable.map((v) => ({
         userId: v.user_id!,
@@ -163,11 +164,11 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         debitMilli: v.debit_milli,
         startTime: v.start_time,
       })),
-      { factorMicro, now, warnBp: Math.round((thresholds.filter((t) => t < 100)[0] ?? 100) * 100) },
+      { factorMicro, now, thresholdsBp: thresholds.map((t) => Math.round(t * 100)) },
     );
     result.alertsFired = await evaluateAlerts(
       tx,
-      userIds,
+      crossed,
       { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY) },
       thresholds,
     );
@@ -189,8 +190,9 @@ interface Billable {
  * Lock the balances (in a fixed order: no deadlocks between concurrent batches), split each
  * debit between the monthly and top-up buckets, then write the ledger entries, the balances
  * (with their new state) and the keys' booked spend in one statement.
+ * Returns the people whose usage crossed an alert threshold (usage only ever raises it).
  */
-async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; warnBp: number }): Promise<string[]> {
+async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; thresholdsBp: number[] }): Promise<string[]> {
   const userIds = [...new Set(items.map((i) => i.userId))].sort();
   const locked = await rows<{ user_id: string; monthly_milli: string | number; period_start: string }>(
     tx,
@@ -223,7 +225,7 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
       topup: -(i.debitMilli - fromMonthly),
       usd: i.costNano,
       period: period.get(i.userId)!,
-      idem: `usage:${i.dedupKey}`,
+      idem: `usage:${i.eventId}`,
       event_id: i.eventId,
       key_id: i.keyId,
     };
@@ -232,7 +234,8 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
 
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.dm + v.dt)`;
-  await tx.execute(sql`
+  const warnBp = ctx.thresholdsBp.filter((t) => t < 10_000)[0] ?? 10_000;
+  const after = await rows<{ user_id: string; used: string; remaining: string; delta: string }>(tx, sql`
     with ledger as (
       insert into ledger_entries (user_id, kind, amount_milli, monthly_milli, topup_milli, usd_nano, factor_micro, period_start,
         idempotency_key, usage_event_id, key_id, actor, created_at)
@@ -252,9 +255,17 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
       period_used_milli = ${used},
       period_used_nano = b.period_used_nano + v.nano,
       last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
-      credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
+      credit_state = ${creditStateSql(remaining, used, warnBp)},
       updated_at = ${nowIso}::timestamptz
     from json_to_recordset(${JSON.stringify([...perUser.values()])}::json) as v(user_id text, dm bigint, dt bigint, nano bigint, last timestamptz)
-    where b.user_id = v.user_id`);
-  return userIds;
+    where b.user_id = v.user_id
+    returning b.user_id, b.period_used_milli as used, b.monthly_milli + b.topup_milli as remaining, v.dm + v.dt as delta`);
+  return after
+    .filter((r) => {
+      const delta = Number(r.delta);
+      const before = percentUsedBp(Number(r.used) - delta, Number(r.remaining) + delta);
+      const now = percentUsedBp(Number(r.used), Number(r.remaining));
+      return ctx.thresholdsBp.some((t) => before < t && now >= t);
+    })
+    .map((r) => r.user_id);
 }

@@ -46,11 +46,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
   ensureBuilt();
   const masterKey = 'sk-master-e2e-0123456789';
   const fake = await startLiteLLMFake({ masterKey });
-  const ctx = await createTestContext({ env: { DASHBOARD_DIR: DIST, LITELLM_URL: fake.url, LITELLM_MASTER_KEY: masterKey } });
+  const ctx = await createTestContext({ env: { DASHBOARD_DIR: DIST, LITELLM_URL: fake.url, LITELLM_MASTER_KEY: masterKey, ...opts.env } });
   const server = serve({ fetch: ctx.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -11,5 +11,6 @@ export const routes: RouteDefinition[] = [
   { path: '/audit', component: lazy(() => import('./pages/Audit')) },
   { path: '/reports', component: lazy(() => import('./pages/Reports')) },
   { path: '/settings', component: lazy(() => import('./pages/Settings')) },
+  { path: '/payments', component: lazy(() => import('./pages/Payments')) },
   { path: '*404', component: lazy(() => import('./pages/NotFound')) },
 ];

@@ -5,17 +5,21 @@ import { join } from 'node:path';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/env.js';
 import { errorBody, onError } from './http/errors.js';
-import { authenticate, requestContext, securityHeaders } from './http/middleware.js';
+import { authenticate, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { packsRoutes, paymentsRoutes } from './routes/payments.js';
 import { plansRoutes } from './routes/plans.js';
+import { portalLoginRoutes, portalRoutes } from './routes/portal.js';
 import { reportsRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
+import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
 import { usersRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 const PUBLIC_API = new Set(['/api/auth/login', '/api/openapi.json']);
+const isPortalPath = (path: string) => path === '/api/portal' || path.startsWith('/api/portal/');
 
 export function createApp(deps: Deps) {
   const app = new OpenAPIHono<AppEnv>();
@@ -25,21 +29,29 @@ export function createApp(deps: Deps) {
 
   app.route('/', healthRoutes);
   app.route('/webhooks', webhookRoutes(deps.config.WEBHOOK_MAX_BODY_BYTES));
+  app.route('/webhooks', stripeWebhookRoutes());
 
   const api = new OpenAPIHono<AppEnv>();
   // Everything under /api needs an admin session or token, but logging in and the API document.
-  api.use('*', async (c, next) => (PUBLIC_API.has(c.req.path) ? next() : authenticate(c, next)));
+  // /api/portal/* is another realm (one person's own portal session), authenticated by its router.
+  api.use('*', rejectNul);
+  api.use('*', async (c, next) => (PUBLIC_API.has(c.req.path) || isPortalPath(c.req.path) ? next() : authenticate(c, next)));
+  api.route('/portal', portalLoginRoutes);
+  api.route('/portal', portalRoutes);
   api.route('/auth', loginRoutes);
   api.route('/auth', authRoutes);
   api.route('/users', usersRoutes);
   api.route('/plans', plansRoutes);
   api.route('/settings', settingsRoutes);
+  api.route('/packs', packsRoutes);
+  api.route('/payments', paymentsRoutes);
   api.route('/', reportsRoutes);
   api.route('/', alertsRoutes);
   app.route('/api', api);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSecret', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'portalSession', { type: 'apiKey', in: 'cookie', name: 'tcc_portal' });
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Token credit companion for LiteLLM', version: '0.1.0' },

@@ -8,7 +8,8 @@ beforeAll(async () => {
   ctx = await createTestContext();
   const doc = await (await ctx.api('GET', '/api/openapi.json', undefined, { token: null })).json();
   routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-    .filter(([path]) => path.startsWith('/api/') && path !== '/api/auth/login')
+    // /api/portal/* is the portal's own realm: see portal.int.test.ts
+    .filter(([path]) => path.startsWith('/api/') && path !== '/api/auth/login' && !path.startsWith('/api/portal/'))
     .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{id\}/g, 'usr_doesnotexist00') })));
 });
 afterAll(() => ctx.close());

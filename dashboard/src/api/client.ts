@@ -126,6 +126,13 @@ export function createClient(opts: ClientOptions = {}) {
     updatePlan: (planId: string, b: { name?: string; monthlyCredits?: number; active?: boolean }) => request<T.Plan>('PATCH', `/api/plans/${id(planId)}`, b),
     thresholds: () => get<{ thresholds: number[] }>('/api/settings/alert-thresholds'),
     setThresholds: (thresholds: number[]) => request<{ thresholds: number[] }>('PUT', '/api/settings/alert-thresholds', { thresholds }),
+    // payments
+    packs: () => get<{ items: T.CreditPack[] }>('/api/packs'),
+    createPack: (b: { name: string; tokens: number; priceMinor: number; currency: string }) => request<T.CreditPack>('POST', '/api/packs', b),
+    updatePack: (packId: string, b: { name?: string; tokens?: number; priceMinor?: number; currency?: string; active?: boolean }) =>
+      request<T.CreditPack>('PATCH', `/api/packs/${id(packId)}`, b),
+    payments: (q: Query) => get<T.Paged<T.Payment>>('/api/payments', q),
+    paymentsSummary: () => get<T.PaymentsSummary>('/api/payments/summary'),
   };
 }
 

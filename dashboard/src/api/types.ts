@@ -56,3 +56,10 @@ export interface ApiToken { id: string; name: string; role: Role; createdBy: str
 export interface Ready { status: string; checks: Record<string, { ok: boolean; detail?: string; pending?: number; oldestSeconds?: number; [k: string]: unknown }> }
 export interface ReconciliationRun { id?: number; startedAt: string; finishedAt: string | null; keysChecked?: number; recovered?: number; repushed?: number; unexplained?: number; errors?: unknown }
 export interface Reconciliation { lastRun: (ReconciliationRun & { items?: unknown[] }) | null; runs?: ReconciliationRun[] }
+export interface CreditPack { id: string; name: string; tokens: number; priceMinor: number; currency: string; active: boolean; createdAt: string; updatedAt: string }
+export interface Payment {
+  id: string; userId: string; email: string; name: string; packName: string; tokens: number; amountMinor: number; currency: string;
+  status: 'pending' | 'paid' | 'partially_refunded' | 'refunded' | 'expired'; refundedMinor: number; refundedTokens: number; shortfallTokens: number;
+  note: string | null; createdAt: string; paidAt: string | null;
+}
+export interface PaymentsSummary { paymentsEnabled: boolean; periodStart: string; revenue: { currency: string; payments: number; paidMinor: number; refundedMinor: number; netMinor: number }[] }

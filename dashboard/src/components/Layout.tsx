@@ -9,6 +9,7 @@ const NAV: { href: string; key: MessageKey; end?: boolean }[] = [
   { href: '/people', key: 'nav.people' },
   { href: '/alerts', key: 'nav.alerts' },
   { href: '/reports', key: 'nav.reports' },
+  { href: '/payments', key: 'nav.payments' },
   { href: '/mail', key: 'nav.mail' },
   { href: '/audit', key: 'nav.audit' },
   { href: '/settings', key: 'nav.settings' },

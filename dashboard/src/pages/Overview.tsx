@@ -6,6 +6,7 @@ import { Badge, StateBadge } from '../components/Badge';
 import { BarChart, lastDays } from '../components/BarChart';
 import { Empty, Load } from '../components/Load';
 import { useI18n } from '../i18n';
+import { RevenueCard } from './Payments';
 
 const STATES: PersonState[] = ['active', 'warned', 'blocked', 'suspended'];
 
@@ -167,6 +168,8 @@ export default function Overview() {
           </Show>
         </Load>
       </section>
+
+      <RevenueCard />
 
       <section class="card">
         <div class="card-head">

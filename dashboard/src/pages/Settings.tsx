@@ -2,6 +2,7 @@ import { createResource, createSignal, Show } from 'solid-js';
 import { isNotFound, useApi } from '../api/client';
 import { Load } from '../components/Load';
 import { FactorSettings } from '../components/settings/FactorSettings';
+import { PacksSettings } from '../components/settings/PacksSettings';
 import { PlansSettings } from '../components/settings/PlansSettings';
 import { Snippets } from '../components/settings/Snippets';
 import { TokensSettings } from '../components/settings/TokensSettings';
@@ -74,6 +75,7 @@ export default function Settings() {
       <h1>{t('settings.title')}</h1>
       <FactorSettings />
       <PlansSettings />
+      <PacksSettings />
       <Thresholds />
       <TokensSettings />
       <Snippets />

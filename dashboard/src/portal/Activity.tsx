@@ -1,0 +1,115 @@
+import { createResource, createSignal, For, Show } from 'solid-js';
+import { Badge } from '../components/Badge';
+import { BarChart, HBars, lastDays } from '../components/BarChart';
+import { Empty, Load } from '../components/Load';
+import { Pager } from '../components/Pager';
+import type { MessageKey } from '../i18n';
+import { usePortalApi } from './api';
+import { usePortalI18n, type PortalKey } from './i18n';
+
+const since30 = () => new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+
+/** Usage by day and model, the statement (with CSV), past warnings and purchases. */
+export function Activity(props: { version: number }) {
+  const api = usePortalApi();
+  const { p, t, fmt, money } = usePortalI18n();
+  const [page, setPage] = createSignal(1);
+  const [byDay] = createResource(() => props.version, () => api.usage('day', since30()));
+  const [byModel] = createResource(() => props.version, () => api.usage('model', since30()));
+  const [ledger, { refetch }] = createResource(() => ({ page: page(), v: props.version }), (q) => api.ledger(q.page));
+  const [alerts] = createResource(() => props.version, () => api.alerts());
+  const [purchases] = createResource(() => props.version, () => api.payments());
+  return (
+    <>
+      <section class="card">
+        <h2>{p('usage.title')}</h2>
+        <Load>
+          <Show when={byDay() && byModel()}>
+            <Show when={byDay()!.items.length} fallback={<Empty>{p('usage.none')}</Empty>}>
+              <h3 class="small muted">{p('usage.byDay')}</h3>
+              <BarChart points={byDay()!.items.map((i) => ({ x: i.day!, series: 'tokens', value: i.credits }))} xs={lastDays(30)} xLabel={fmt().day} height={160} />
+              <h3 class="small muted">{p('usage.byModel')}</h3>
+              <HBars items={byModel()!.items.map((i) => ({ label: `${i.model} · ${p('usage.calls', { n: fmt().num(i.calls) })}`, value: i.credits }))} />
+            </Show>
+          </Show>
+        </Load>
+      </section>
+      <section class="card">
+        <div class="card-head">
+          <h2>{p('ledger.title')}</h2>
+          <a class="btn btn-small" href={api.csvUrl} download="statement.csv">⤓ {p('ledger.csv')}</a>
+        </div>
+        <Load retry={refetch}>
+          <Show when={ledger.latest}>
+            {(res) => (
+              <Show when={res().items.length} fallback={<Empty />}>
+                <div class="table-wrap" classList={{ stale: ledger.loading }}>
+                  <table class="table compact" data-testid="statement">
+                    <tbody>
+                      <For each={res().items}>
+                        {(e) => (
+                          <tr>
+                            <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
+                            <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span></td>
+                            <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>{e.amount > 0 ? '+' : ''}{fmt().exact(e.amount)}</td>
+                            <td class="hide-sm ellipsis muted">{e.kind === 'usage' ? '' : (e.reason ?? '')}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </div>
+                <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={setPage} />
+              </Show>
+            )}
+          </Show>
+        </Load>
+      </section>
+      <div class="grid-2">
+        <section class="card">
+          <h2>{p('alerts.title')}</h2>
+          <Load>
+            <Show when={alerts()}>
+              {(a) => (
+                <Show when={a().items.length} fallback={<Empty>{p('alerts.none')}</Empty>}>
+                  <ul class="alert-list">
+                    <For each={a().items}>
+                      {(al) => (
+                        <li>
+                          <Badge tone={al.threshold >= 100 ? 'bad' : 'warn'}>{p('alerts.item', { t: al.threshold })}</Badge>
+                          <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
+                        </li>
+                      )}
+                    </For>
+                  </ul>
+                </Show>
+              )}
+            </Show>
+          </Load>
+        </section>
+        <section class="card">
+          <h2>{p('payments.title')}</h2>
+          <Load>
+            <Show when={purchases()}>
+              {(ps) => (
+                <Show when={ps().items.length} fallback={<Empty />}>
+                  <ul class="alert-list">
+                    <For each={ps().items}>
+                      {(pay) => (
+                        <li>
+                          <Badge tone={pay.status === 'paid' ? 'ok' : 'muted'}>{p(`pay.${pay.status}` as PortalKey)}</Badge>
+                          <span>{pay.packName} · {money(pay.amountMinor, pay.currency)}</span>
+                          <span class="muted small">{fmt().date(pay.createdAt)}</span>
+                        </li>
+                      )}
+                    </For>
+                  </ul>
+                </Show>
+              )}
+            </Show>
+          </Load>
+        </section>
+      </div>
+    </>
+  );
+}

@@ -46,11 +46,7 @@ export const authenticatePortal = createMiddleware<PortalEnv>(async (c, next) =>
   await next();
 });
 
-export function secureCookies(c: Context): boolean {
-  const setting = (c.get('deps') as AppEnv['Variables']['deps']).config.COOKIE_SECURE;
-  if (setting !== 'auto') return setting === 'true';
-  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-}
+export { secureCookies } from './cookies.js';
 
 /** The origin for links we send out: PUBLIC_URL, else this request's (forwarded headers only behind TRUST_PROXY). */
 export function publicOrigin(c: Context): string {

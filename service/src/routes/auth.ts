@@ -7,6 +7,7 @@ import { login, logout } from '../domain/auth/sessions.js';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/auth/tokens.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp, CSRF_COOKIE, SESSION_COOKIE } from '../http/middleware.js';
+import { secureCookies } from '../http/cookies.js';
 import { authErrors, conflictError, IdParam, json, jsonBody, notFoundError } from './schemas.js';
 
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
@@ -23,11 +24,6 @@ const TokenSchema = z.object({
   revokedAt: z.string().nullable(),
 });
 
-function secureCookies(c: Context<AppEnv>): boolean {
-  const setting = c.get('deps').config.COOKIE_SECURE;
-  if (setting !== 'auto') return setting === 'true';
-  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-}
 
 /** Login is public. */
 export const loginRoutes = createRouter().openapi(

@@ -1,0 +1,13 @@
+import type { Context } from 'hono';
+import type { AppEnv } from './env.js';
+
+/**
+ * Whether cookies get the Secure flag: COOKIE_SECURE=true/false, or (auto) when the request is
+ * HTTPS — seen directly, or through X-Forwarded-Proto only behind a trusted proxy (TRUST_PROXY).
+ */
+export function secureCookies(c: Context): boolean {
+  const config = (c.get('deps') as AppEnv['Variables']['deps']).config;
+  if (config.COOKIE_SECURE !== 'auto') return config.COOKIE_SECURE === 'true';
+  if (new URL(c.req.url).protocol === 'https:') return true;
+  return config.TRUST_PROXY && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+}

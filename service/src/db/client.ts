@@ -39,7 +39,14 @@ const MIGRATION_LOCK = 7_302_001;
 
 export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   await migratePostgresLocked(url);
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connection: { application_name: 'companion' } });
+  const client = postgres(url, {
+    max: poolSize,
+    onnotice: () => {},
+    connection: { application_name: 'companion' },
+    // postgres.js backs off 3^retries/100 s (up to 20 s) after failed connects: after a database
+    // restart, requests would hang that long instead of being served. Retry within a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+  });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
 }

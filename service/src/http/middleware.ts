@@ -80,6 +80,20 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/**
+ * PostgreSQL text cannot hold NUL: a NUL anywhere in an API request (path, query, JSON body)
+ * is refused with 400 here, instead of failing in the database with a 500.
+ */
+export const rejectNul = createMiddleware<AppEnv>(async (c, next) => {
+  let nul = /%00/.test(c.req.url);
+  if (!nul && (c.req.header('content-type') ?? '').includes('json')) {
+    const text = await c.req.text(); // cached: the validators read it again
+    nul = text.includes('\\u0000') || text.includes('\u0000');
+  }
+  if (nul) throw new ApiError('validation_error', 'NUL characters (U+0000) are not accepted');
+  await next();
+});
+
 /** Security headers for every response (the dashboard included). */
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();

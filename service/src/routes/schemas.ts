@@ -100,5 +100,8 @@ export const CreditsAmount = z
 
 export const DateParam = z
   .string()
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date or date-time')
+  .refine((v) => {
+    const year = new Date(v).getUTCFullYear(); // NaN when unparseable
+    return year >= 1 && year <= 9999; // what PostgreSQL takes
+  }, 'must be an ISO date or date-time (years 1 to 9999)')
   .transform((v) => new Date(v));

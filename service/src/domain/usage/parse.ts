@@ -30,20 +30,27 @@ const tokens = (v: unknown): number => {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 2_000_000_000 ? n : 0;
 };
 
+/** A date PostgreSQL's timestamptz takes from toISOString() (years 1–9999); else null. */
+const storable = (d: Date): Date | null => {
+  const y = d.getUTCFullYear();
+  return Number.isNaN(d.getTime()) || y < 1 || y > 9999 ? null : d;
+};
+
 /** startTime/endTime: epoch seconds (float) in StandardLoggingPayload; ISO strings tolerated. */
 function time(v: unknown): Date | null {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
-    const d = new Date(v < 1e11 ? v * 1000 : v);
-    return Number.isNaN(d.getTime()) ? null : d;
+    return storable(new Date(v < 1e11 ? v * 1000 : v));
   }
   if (typeof v === 'string' && v) {
     const asNum = Number(v);
     if (Number.isFinite(asNum)) return time(asNum);
-    const d = new Date(v);
-    return Number.isNaN(d.getTime()) ? null : d;
+    return storable(new Date(v));
   }
   return null;
 }
+
+/** One LiteLLM call costing more than this is garbage, not usage (and would overflow the debit). */
+const MAX_COST_NANO = 1_000_000 * 1_000_000_000; // 1,000,000 USD
 
 /** The metadata fields we keep (never message content). */
 const KEEP_METADATA = [
@@ -68,6 +75,7 @@ export function parseUsageItem(raw: unknown): ParseResult {
   } else if (typeof cost === 'number' || typeof cost === 'string') {
     try {
       costNano = usdToNano(cost);
+      if (costNano > MAX_COST_NANO) throw new MoneyError('more than 1,000,000 USD for one call');
     } catch (e) {
       const msg = e instanceof MoneyError ? e.message : 'invalid';
       return { ok: false, reason: `response_cost ${JSON.stringify(cost)}: ${msg}` };
@@ -125,7 +133,7 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
   const trimmed = text.trim();
   if (trimmed === '') return null;
   try {
-    const parsed: unknown = JSON.parse(trimmed);
+    const parsed: unknown = storableJson(JSON.parse(trimmed), 0);
     return { items: Array.isArray(parsed) ? parsed : [parsed], badLines: [] };
   } catch {
     const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
@@ -134,11 +142,43 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
     const badLines: string[] = [];
     for (const line of lines) {
       try {
-        items.push(JSON.parse(line));
+        items.push(storableJson(JSON.parse(line), 0));
       } catch {
-        badLines.push(line);
+        badLines.push(storableString(line));
       }
     }
     return items.length === 0 ? null : { items, badLines };
   }
+}
+
+/** Nesting deeper than this is cut (JSON.stringify overflows the stack around a few thousand). */
+const MAX_DEPTH = 64;
+
+/** PostgreSQL text/json cannot hold NUL or lone surrogates: replace them with U+FFFD. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function storableString(s: string): string {
+  return s.replace(UNSTORABLE, '\ufffd');
+}
+
+/**
+ * Make a parsed webhook body storable, in place: strings and keys without NUL or lone
+ * surrogates, nesting cut at MAX_DEPTH. Garbage becomes a dead letter or an event, never a 500
+ * that would block the whole batch (and its good events) forever.
+ */
+function storableJson(v: unknown, depth: number): unknown {
+  if (typeof v === 'string') return storableString(v);
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_DEPTH) return '[nested too deep]';
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = storableJson(v[i], depth + 1);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const value = storableJson(o[k], depth + 1);
+    const key = storableString(k);
+    if (key !== k) delete o[k];
+    o[key] = value;
+  }
+  return o;
 }

@@ -113,6 +113,19 @@ describe('POST /webhooks/litellm', () => {
     expect(dl!.reason).toContain(reason);
   });
 
+  it('refuses only the item whose cost cannot be converted under a tiny factor', async () => {
+    const p = await person();
+    await ctx.api('PUT', '/api/settings/conversion-factor', { factor: '0.000001', reason: 'edge' });
+    try {
+      const res = await ctx.webhook([payload(p.hash, 999_999), payload(p.hash, 0.000001)]);
+      expect(await res.json()).toEqual({ accepted: 1, duplicate: 0, unattributed: 0, rejected: 1 });
+      // 1,000 nUSD at f = 0.000001 (1 credit = 1 pUSD) = 10^9 milli-credits: the whole basic allowance
+      expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(1_000_000_000);
+    } finally {
+      await ctx.api('PUT', '/api/settings/conversion-factor', { factor: '0.376', reason: 'restore' });
+    }
+  });
+
   it('stores unknown keys as unattributed, never drops them', async () => {
     const item = payload('f'.repeat(64), COST_1000_CREDITS);
     expect(await (await ctx.webhook(item)).json()).toEqual({ accepted: 0, duplicate: 0, unattributed: 1, rejected: 0 });

@@ -76,12 +76,17 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
   return deps.db.transaction(async (tx) => {
     const now = deps.clock.now();
     const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
-    if (dead.length) {
+    const deadLetter = async () => {
+      if (dead.length === 0) return;
+      result.rejected = dead.length;
       await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
         select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
         from json_to_recordset(${JSON.stringify(dead.map((d) => ({ reason: d.reason, payload: snippet(d.payload) })))}::json) as x(reason text, payload text)`);
+    };
+    if (good.length === 0) {
+      await deadLetter();
+      return result;
     }
-    if (good.length === 0) return result;
 
     // One round trip: the factor in force, the thresholds, our keys, and recovered calls that a
     // late callback may report again.
@@ -107,6 +112,14 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         continue;
       }
       const key = g.keyHash ? keyByHash.get(g.keyHash) : undefined;
+      let debit = 0;
+      try {
+        debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0;
+      } catch (e) {
+        // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
+        dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: g });
+        continue;
+      }
       rowsIn.push({
         dedup_key: g.dedupKey,
         litellm_call_id: g.litellmCallId,
@@ -122,12 +135,13 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         completion_tokens: g.completionTokens,
         total_tokens: g.totalTokens,
         cost_nano: g.costNano,
-        debit_milli: key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0,
+        debit_milli: debit,
         start_time: g.startTime?.toISOString() ?? null,
         end_time: g.endTime?.toISOString() ?? null,
         metadata: g.metadata,
       });
     }
+    await deadLetter();
     if (rowsIn.length === 0) return result;
 
     const inserted = await rows<{ id: string | number; dedup_key: string }>(

@@ -5,6 +5,16 @@ import { createDeps } from './deps.js';
 import { bootstrap } from './domain/auth/bootstrap.js';
 import { startJobs } from './jobs/index.js';
 
+/**
+ * postgres.js can throw from a timer callback when a connection's socket is already gone
+ * (PostgreSQL restarting: `socket.write` on null). That error is the driver's own bookkeeping, the
+ * pool reconnects and the request gets its own error, so it must not kill the process. Anything
+ * else uncaught still ends it (after logging).
+ */
+function isDriverSocketRace(err: unknown): boolean {
+  return err instanceof TypeError && /reading 'write'/.test(err.message) && /postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
+}
+
 async function main() {
   let config;
   try {
@@ -17,6 +27,14 @@ async function main() {
     throw e;
   }
   const deps = await createDeps(config);
+  process.on('uncaughtException', (err) => {
+    if (isDriverSocketRace(err)) {
+      deps.log.warn({ err: err.message }, 'database connection dropped while writing; reconnecting');
+      return;
+    }
+    deps.log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
   const { generatedPassword } = await bootstrap(deps);
   if (generatedPassword) {
     // Printed once, to the terminal only (never to the JSON log).

@@ -15,7 +15,7 @@ export const users = pgTable(
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     ...timestamps,
   },
-  (t) => [index('users_plan_idx').on(t.planId), index('users_status_idx').on(t.status)],
+  (t) => [index('users_plan_idx').on(t.planId), index('users_status_idx').on(t.status), index('users_created_idx').on(t.createdAt, t.id)],
 );
 
 /**

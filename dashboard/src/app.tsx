@@ -1,6 +1,6 @@
 import { Router } from '@solidjs/router';
-import { createResource, Match, Switch, type JSX } from 'solid-js';
-import { ApiContext, ApiError, createClient, type Api } from './api/client';
+import { Match, Switch, type JSX } from 'solid-js';
+import { ApiContext, createClient, createSignedIn, type Api } from './api/client';
 import { Layout } from './components/Layout';
 import { ErrorState, Loading } from './components/Load';
 import { ToastProvider } from './components/Toasts';
@@ -11,22 +11,11 @@ import { SessionContext, type Session } from './session';
 
 /** Who is logged in decides between the login screen and the routed app. */
 function Gate(props: { api: Api; setOnUnauthorized: (f: () => void) => void }) {
-  const [me, { refetch, mutate }] = createResource(async () => {
-    try {
-      return await props.api.me();
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) return null;
-      throw e;
-    }
-  });
-  props.setOnUnauthorized(() => mutate(null));
+  const { me, refetch, logout } = createSignedIn(props.api, props.setOnUnauthorized);
   const session: Session = {
     me: () => me()!,
     isAdmin: () => me()?.role === 'admin',
-    logout: async () => {
-      await props.api.logout().catch(() => undefined);
-      mutate(null);
-    },
+    logout,
   };
   return (
     <Switch>

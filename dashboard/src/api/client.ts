@@ -1,4 +1,4 @@
-import { createContext, useContext } from 'solid-js';
+import { createContext, createResource, useContext, type ResourceSource } from 'solid-js';
 import type * as T from './types';
 
 /** An error answered by the service (`{error:{code,message,requestId,details?}}`) or the network. */
@@ -150,4 +150,25 @@ export function useApi(): Api {
   const api = useContext(ApiContext);
   if (!api) throw new Error('useApi outside <ApiContext.Provider>');
   return api;
+}
+
+/**
+ * Who is signed in (admin app and portal alike), fetched once `ready`: null when signed out, that is
+ * on a 401 from `me`, a 401 on any later call (`setOnUnauthorized`), or after `logout`.
+ */
+export function createSignedIn<T>(api: { me(): Promise<T>; logout(): Promise<unknown> }, setOnUnauthorized: (f: () => void) => void, ready: ResourceSource<boolean> = true) {
+  const [me, { refetch, mutate }] = createResource(ready, async () => {
+    try {
+      return await api.me();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return null;
+      throw e;
+    }
+  });
+  setOnUnauthorized(() => mutate(null));
+  const logout = async () => {
+    await api.logout().catch(() => undefined);
+    mutate(null);
+  };
+  return { me, refetch, logout };
 }

@@ -1,5 +1,5 @@
-import type { PersonState } from '../api/types';
-import { useI18n, type MessageKey } from '../i18n';
+import type { Key, PersonState } from '../api/types';
+import { useI18n, type I18n, type MessageKey } from '../i18n';
 
 export function StateBadge(props: { state: PersonState }) {
   const { t } = useI18n();
@@ -8,4 +8,27 @@ export function StateBadge(props: { state: PersonState }) {
 
 export function Badge(props: { tone?: 'ok' | 'warn' | 'bad' | 'muted'; children: string }) {
   return <span class={`badge badge-tone-${props.tone ?? 'muted'}`}>{props.children}</span>;
+}
+
+/** An alert threshold (`80%` unless given another label): bad from 100%, else warn. */
+export function ThresholdBadge(props: { threshold: number; children?: string }) {
+  return <Badge tone={props.threshold >= 100 ? 'bad' : 'warn'}>{props.children ?? `${props.threshold}%`}</Badge>;
+}
+
+export function KeyStatusBadge(props: { status: Key['status'] }) {
+  const { t } = useI18n();
+  const tone = () => (props.status === 'active' ? 'ok' : props.status === 'pending' ? 'warn' : 'bad');
+  return <Badge tone={tone()}>{t(`key.${props.status}` as MessageKey)}</Badge>;
+}
+
+const MAIL_STATUSES = ['logged', 'queued', 'sent', 'failed', 'none'];
+
+/** A mail (or alert email) status, translated when it is a known one. */
+export function mailStatusText(t: I18n['t'], status: string): string {
+  return MAIL_STATUSES.includes(status) ? t(`mailStatus.${status}` as MessageKey) : status;
+}
+
+export function MailStatusBadge(props: { status: string }) {
+  const { t } = useI18n();
+  return <Badge tone={props.status === 'sent' ? 'ok' : props.status === 'failed' ? 'bad' : 'muted'}>{mailStatusText(t, props.status)}</Badge>;
 }

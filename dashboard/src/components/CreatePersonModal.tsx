@@ -3,8 +3,9 @@ import { useApi } from '../api/client';
 import type { User } from '../api/types';
 import { useI18n } from '../i18n';
 import { SecretBox } from './CopyButton';
+import { createAction, FormError } from './form';
 import { Modal } from './Modal';
-import { errorText, useToast } from './Toasts';
+import { useToast } from './Toasts';
 
 /** Create a person, then show their LiteLLM key once. */
 export function CreatePersonModal(props: { onClose: () => void; onCreated: (u: User) => void }) {
@@ -16,25 +17,15 @@ export function CreatePersonModal(props: { onClose: () => void; onCreated: (u: U
   const [name, setName] = createSignal('');
   const [plan, setPlan] = createSignal('');
   const [locale, setLocale] = createSignal<'pt-BR' | 'en'>('pt-BR');
-  const [error, setError] = createSignal('');
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, submit: submitting } = createAction();
   const [created, setCreated] = createSignal<User>();
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError('');
-    try {
-      const u = await api.createUser({ email: email().trim(), name: name().trim(), plan: plan() || undefined, locale: locale() });
-      setCreated(u);
-      toast.ok(t('create.done'));
-      props.onCreated(u);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = submitting(async () => {
+    const u = await api.createUser({ email: email().trim(), name: name().trim(), plan: plan() || undefined, locale: locale() });
+    setCreated(u);
+    toast.ok(t('create.done'));
+    props.onCreated(u);
+  });
 
   return (
     <Modal title={created() ? t('keyReveal.title') : t('create.title')} onClose={props.onClose}>
@@ -66,9 +57,7 @@ export function CreatePersonModal(props: { onClose: () => void; onCreated: (u: U
                 </select>
               </label>
             </div>
-            <Show when={error()}>
-              <p class="form-error" role="alert">{error()}</p>
-            </Show>
+            <FormError error={error()} />
             <div class="form-actions">
               <button type="button" class="btn" onClick={props.onClose}>{t('common.cancel')}</button>
               <button type="submit" class="btn btn-primary" disabled={busy()}>{t('create.submit')}</button>

@@ -3,8 +3,9 @@ import { useApi } from '../api/client';
 import type { User } from '../api/types';
 import { useI18n } from '../i18n';
 import { uuid } from '../lib/uuid';
+import { createAction, FormError } from './form';
 import { Modal } from './Modal';
-import { errorText, useToast } from './Toasts';
+import { useToast } from './Toasts';
 
 /** Parse an amount typed in either locale ("1.500", "1,5", "2500"); at most 3 decimals. */
 export function parseAmount(text: string, locale: string): number | null {
@@ -31,8 +32,7 @@ export function CreditsModal(props: { user: Pick<User, 'id' | 'name'>; onClose: 
   const [amountText, setAmountText] = createSignal('');
   const [reason, setReason] = createSignal('');
   const [step, setStep] = createSignal<'form' | 'confirm'>('form');
-  const [error, setError] = createSignal('');
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, setError, run } = createAction();
   const amount = () => parseAmount(amountText(), locale());
 
   const review = (e: Event) => {
@@ -47,18 +47,12 @@ export function CreditsModal(props: { user: Pick<User, 'id' | 'name'>; onClose: 
   const submit = async () => {
     const a = amount();
     if (a === null) return;
-    setBusy(true);
-    setError('');
-    try {
+    await run(async () => {
       const res = await api.addCredits(props.user.id, { amount: a, reason: reason().trim() }, idempotencyKey);
       toast.ok(t('credits.done', { amount: fmt().num(a) }));
       props.onDone(res.user);
       props.onClose();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -78,9 +72,7 @@ export function CreditsModal(props: { user: Pick<User, 'id' | 'name'>; onClose: 
               <span>{t('credits.reason')}</span>
               <input name="reason" maxLength={500} value={reason()} onInput={(e) => setReason(e.currentTarget.value)} />
             </label>
-            <Show when={error()}>
-              <p class="form-error" role="alert">{error()}</p>
-            </Show>
+            <FormError error={error()} />
             <div class="form-actions">
               <button type="button" class="btn" onClick={props.onClose}>{t('common.cancel')}</button>
               <button type="submit" class="btn btn-primary">{t('credits.review')}</button>
@@ -93,9 +85,7 @@ export function CreditsModal(props: { user: Pick<User, 'id' | 'name'>; onClose: 
           <p class="muted">
             {t('credits.reason')}: {reason()}
           </p>
-          <Show when={error()}>
-            <p class="form-error" role="alert">{error()}</p>
-          </Show>
+          <FormError error={error()} />
           <div class="form-actions">
             <button type="button" class="btn" disabled={busy()} onClick={() => setStep('form')}>{t('common.back')}</button>
             <button type="button" class="btn btn-primary" disabled={busy()} onClick={() => void submit()}>{t('credits.submit')}</button>

@@ -1,7 +1,8 @@
-import { createSignal, Show } from 'solid-js';
+import { createSignal } from 'solid-js';
 import { useApi } from '../api/client';
 import type { User } from '../api/types';
 import { useI18n } from '../i18n';
+import { FormError } from './form';
 import { Modal } from './Modal';
 import { errorText, useToast } from './Toasts';
 
@@ -34,9 +35,7 @@ export function DeleteModal(props: { user: User; onClose: () => void; onDone: ()
       <form class="form" onSubmit={submit}>
         <p>{t('person.deleteText', { email: props.user.email })}</p>
         <input name="confirm-email" autocomplete="off" value={typed()} onInput={(e) => setTyped(e.currentTarget.value)} />
-        <Show when={error()}>
-          <p class="form-error" role="alert">{error()}</p>
-        </Show>
+        <FormError error={error()} />
         <div class="form-actions">
           <button type="button" class="btn" onClick={props.onClose}>{t('common.cancel')}</button>
           <button type="submit" class="btn btn-danger" disabled={!matches() || busy()}>{t('person.delete')}</button>

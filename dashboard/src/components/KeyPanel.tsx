@@ -1,14 +1,12 @@
 import { createSignal, Show } from 'solid-js';
 import { useApi } from '../api/client';
-import type { Key, User } from '../api/types';
+import type { User } from '../api/types';
 import { useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
-import { Badge } from './Badge';
-import { SecretBox } from './CopyButton';
-import { Modal } from './Modal';
+import { KeyStatusBadge } from './Badge';
+import { createAction } from './form';
+import { InlineConfirm, SecretModal } from './Modal';
 import { useToast } from './Toasts';
-
-const tone = (s: Key['status']) => (s === 'active' ? 'ok' : s === 'pending' ? 'warn' : 'bad');
 
 /** The person's LiteLLM key: status, alias, hint, rotate (new key shown once), block/unblock. */
 export function KeyPanel(props: { user: User; onChanged: () => void }) {
@@ -17,21 +15,16 @@ export function KeyPanel(props: { user: User; onChanged: () => void }) {
   const session = useSession();
   const { t, fmt } = useI18n();
   const [confirming, setConfirming] = createSignal(false);
-  const [busy, setBusy] = createSignal(false);
   const [fresh, setFresh] = createSignal<string>();
+  const action = createAction(toast.error);
+  const busy = action.busy;
 
-  const run = async (fn: () => Promise<unknown>, ok: MessageKey) => {
-    setBusy(true);
-    try {
+  const run = (fn: () => Promise<unknown>, ok: MessageKey) =>
+    action.run(async () => {
       await fn();
       toast.ok(t(ok));
       props.onChanged();
-    } catch (e) {
-      toast.error(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const rotate = () =>
     run(async () => {
       const k = await api.rotateKey(props.user.id);
@@ -48,7 +41,7 @@ export function KeyPanel(props: { user: User; onChanged: () => void }) {
           <dl class="facts">
             <dt>{t('common.status')}</dt>
             <dd>
-              <Badge tone={tone(k().status)}>{t(`key.${k().status}` as MessageKey)}</Badge>
+              <KeyStatusBadge status={k().status} />
             </dd>
             <dt>{t('person.alias')}</dt>
             <dd>
@@ -86,24 +79,11 @@ export function KeyPanel(props: { user: User; onChanged: () => void }) {
             </div>
           }
         >
-          <div class="inline-confirm">
-            <p>{t('person.rotateConfirm')}</p>
-            <div class="actions">
-              <button type="button" class="btn" onClick={() => setConfirming(false)}>{t('common.cancel')}</button>
-              <button type="button" class="btn btn-primary" disabled={busy()} onClick={() => void rotate()}>{t('common.confirm')}</button>
-            </div>
-          </div>
+          <InlineConfirm text={t('person.rotateConfirm')} busy={busy()} onCancel={() => setConfirming(false)} onConfirm={() => void rotate()} />
         </Show>
       </Show>
       <Show when={fresh()}>
-        {(plain) => (
-          <Modal title={t('keyReveal.title')} onClose={() => setFresh(undefined)}>
-            <SecretBox value={plain()} warning={t('keyReveal.once')} />
-            <div class="form-actions">
-              <button type="button" class="btn btn-primary" onClick={() => setFresh(undefined)}>{t('common.close')}</button>
-            </div>
-          </Modal>
-        )}
+        {(plain) => <SecretModal title={t('keyReveal.title')} value={plain()} warning={t('keyReveal.once')} onClose={() => setFresh(undefined)} />}
       </Show>
     </section>
   );

@@ -1,10 +1,10 @@
-import { createResource, createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, For } from 'solid-js';
 import { useApi, type Api } from '../api/client';
 import type { LedgerEntry } from '../api/types';
 import { useI18n, type MessageKey } from '../i18n';
 import { downloadText, toCsv } from '../lib/csv';
-import { Empty, Load } from './Load';
-import { Pager } from './Pager';
+import { withToast } from './form';
+import { PagedTable } from './PagedTable';
 import { useToast } from './Toasts';
 
 const KINDS = ['grant', 'expiry', 'topup', 'adjustment', 'usage', 'refund', 'correction'];
@@ -44,13 +44,7 @@ export function Ledger(props: { userId: string; version: number }) {
     () => ({ ...query(), page: page(), pageSize: 20, v: props.version }),
     ({ v: _v, ...q }) => api.ledger(props.userId, q),
   );
-  const exportCsv = async () => {
-    try {
-      downloadText(`statement-${props.userId}.csv`, await statementCsv(api, props.userId, query()));
-    } catch (e) {
-      toast.error(e);
-    }
-  };
+  const exportCsv = () => withToast(toast, async () => downloadText(`statement-${props.userId}.csv`, await statementCsv(api, props.userId, query())));
   return (
     <section class="card">
       <div class="card-head">
@@ -71,48 +65,38 @@ export function Ledger(props: { userId: string; version: number }) {
           {t('common.to')} <input type="date" value={to()} onChange={(e) => (setTo(e.currentTarget.value), setPage(1))} />
         </label>
       </div>
-      <Load retry={refetch}>
-        <Show when={ledger.latest}>
-          {(res) => (
-            <Show when={res().items.length} fallback={<Empty />}>
-              <div class="table-wrap" classList={{ stale: ledger.loading }}>
-                <table class="table compact ledger-table">
-                  <thead>
-                    <tr>
-                      <th>{t('common.date')}</th>
-                      <th>{t('person.kind')}</th>
-                      <th class="num">{t('person.amount')}</th>
-                      <th class="num hide-sm">{t('person.usd')}</th>
-                      <th class="hide-sm">{t('common.reason')}</th>
-                      <th class="hide-sm">{t('common.actor')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={res().items}>
-                      {(e) => (
-                        <tr>
-                          <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
-                          <td>
-                            <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span>
-                          </td>
-                          <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
-                            {e.amount > 0 ? '+' : ''}
-                            {fmt().exact(e.amount)}
-                          </td>
-                          <td class="num hide-sm muted">{e.usd === null ? '' : fmt().usd(e.usd)}</td>
-                          <td class="hide-sm ellipsis">{e.reason ?? ''}</td>
-                          <td class="hide-sm muted ellipsis">{e.actor}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={setPage} />
-            </Show>
-          )}
-        </Show>
-      </Load>
+      <PagedTable
+        data={ledger}
+        retry={refetch}
+        onPage={setPage}
+        class="table compact ledger-table"
+        head={
+          <>
+            <th>{t('common.date')}</th>
+            <th>{t('person.kind')}</th>
+            <th class="num">{t('person.amount')}</th>
+            <th class="num hide-sm">{t('person.usd')}</th>
+            <th class="hide-sm">{t('common.reason')}</th>
+            <th class="hide-sm">{t('common.actor')}</th>
+          </>
+        }
+      >
+        {(e) => (
+          <tr>
+            <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
+            <td>
+              <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span>
+            </td>
+            <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
+              {e.amount > 0 ? '+' : ''}
+              {fmt().exact(e.amount)}
+            </td>
+            <td class="num hide-sm muted">{e.usd === null ? '' : fmt().usd(e.usd)}</td>
+            <td class="hide-sm ellipsis">{e.reason ?? ''}</td>
+            <td class="hide-sm muted ellipsis">{e.actor}</td>
+          </tr>
+        )}
+      </PagedTable>
     </section>
   );
 }

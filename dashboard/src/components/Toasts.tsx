@@ -2,7 +2,7 @@ import { createContext, createSignal, For, useContext, type JSX } from 'solid-js
 import { ApiError } from '../api/client';
 
 interface Toast { id: number; kind: 'ok' | 'error'; text: string }
-interface Toaster { ok(text: string): void; error(e: unknown): void }
+export interface Toaster { ok(text: string): void; error(e: unknown): void }
 
 const ToastContext = createContext<Toaster>();
 

@@ -1,8 +1,7 @@
 import { A } from '@solidjs/router';
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { useApi } from '../api/client';
-import { Empty, Load } from '../components/Load';
-import { Pager } from '../components/Pager';
+import { PagedList } from '../components/PagedTable';
 import { debounced } from '../lib/debounce';
 import { diff, show } from '../lib/diff';
 import { useI18n } from '../i18n';
@@ -27,58 +26,53 @@ export default function Audit() {
         <input placeholder={`${t('audit.target')} (usr_…)`} aria-label={t('audit.target')} onInput={(e) => setTargetLater(e.currentTarget.value)} />
       </div>
       <section class="card flush">
-        <Load retry={refetch}>
-          <Show when={audit.latest}>
-            {(res) => (
-              <Show when={res().items.length} fallback={<Empty>{t('audit.empty')}</Empty>}>
-                <ul class="audit-list" classList={{ stale: audit.loading }}>
-                  <For each={res().items}>
-                    {(e) => (
-                      <li>
-                        <div class="audit-head">
-                          <code class="strong">{e.action}</code>
-                          <Show when={e.targetId}>
-                            {(id) => (e.targetType === 'user' ? <A href={`/people/${id()}`}>{id()}</A> : <span class="muted">{`${e.targetType} ${id()}`}</span>)}
-                          </Show>
-                          <span class="muted small">{e.actor}</span>
-                          <span class="muted small right-push">{fmt().dateTime(e.createdAt)}</span>
-                        </div>
-                        <Show when={diff(e.before, e.after).length}>
-                          <details>
-                            <summary class="small">
-                              {t('audit.changes')} ({diff(e.before, e.after).length})
-                            </summary>
-                            <table class="table compact diff">
-                              <thead>
+        <PagedList data={audit} retry={refetch} empty={t('audit.empty')} onPage={setPage}>
+          {(items) => (
+            <ul class="audit-list" classList={{ stale: audit.loading }}>
+              <For each={items()}>
+                {(e) => (
+                  <li>
+                    <div class="audit-head">
+                      <code class="strong">{e.action}</code>
+                      <Show when={e.targetId}>
+                        {(id) => (e.targetType === 'user' ? <A href={`/people/${id()}`}>{id()}</A> : <span class="muted">{`${e.targetType} ${id()}`}</span>)}
+                      </Show>
+                      <span class="muted small">{e.actor}</span>
+                      <span class="muted small right-push">{fmt().dateTime(e.createdAt)}</span>
+                    </div>
+                    <Show when={diff(e.before, e.after).length}>
+                      <details>
+                        <summary class="small">
+                          {t('audit.changes')} ({diff(e.before, e.after).length})
+                        </summary>
+                        <table class="table compact diff">
+                          <thead>
+                            <tr>
+                              <th>{t('audit.field')}</th>
+                              <th>{t('audit.before')}</th>
+                              <th>{t('audit.after')}</th>
+                            </tr>
+                          </thead>
+                          <tbody>
+                            <For each={diff(e.before, e.after)}>
+                              {(d) => (
                                 <tr>
-                                  <th>{t('audit.field')}</th>
-                                  <th>{t('audit.before')}</th>
-                                  <th>{t('audit.after')}</th>
+                                  <td><code>{d.path}</code></td>
+                                  <td class="diff-before">{show(d.before)}</td>
+                                  <td class="diff-after">{show(d.after)}</td>
                                 </tr>
-                              </thead>
-                              <tbody>
-                                <For each={diff(e.before, e.after)}>
-                                  {(d) => (
-                                    <tr>
-                                      <td><code>{d.path}</code></td>
-                                      <td class="diff-before">{show(d.before)}</td>
-                                      <td class="diff-after">{show(d.after)}</td>
-                                    </tr>
-                                  )}
-                                </For>
-                              </tbody>
-                            </table>
-                          </details>
-                        </Show>
-                      </li>
-                    )}
-                  </For>
-                </ul>
-                <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={setPage} />
-              </Show>
-            )}
-          </Show>
-        </Load>
+                              )}
+                            </For>
+                          </tbody>
+                        </table>
+                      </details>
+                    </Show>
+                  </li>
+                )}
+              </For>
+            </ul>
+          )}
+        </PagedList>
       </section>
     </div>
   );

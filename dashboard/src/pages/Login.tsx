@@ -1,7 +1,7 @@
-import { createSignal, Show } from 'solid-js';
+import { createSignal } from 'solid-js';
 import { useApi } from '../api/client';
+import { createAction, FormError } from '../components/form';
 import { LocaleSwitch } from '../components/Layout';
-import { errorText } from '../components/Toasts';
 import { useI18n } from '../i18n';
 
 export function Login(props: { onLoggedIn: () => void }) {
@@ -9,21 +9,11 @@ export function Login(props: { onLoggedIn: () => void }) {
   const { t } = useI18n();
   const [email, setEmail] = createSignal('');
   const [password, setPassword] = createSignal('');
-  const [error, setError] = createSignal('');
-  const [busy, setBusy] = createSignal(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError('');
-    try {
-      await api.login(email(), password());
-      props.onLoggedIn();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit: submitting } = createAction();
+  const submit = submitting(async () => {
+    await api.login(email(), password());
+    props.onLoggedIn();
+  });
   return (
     <div class="login-page">
       <form class="card login-card" onSubmit={submit}>
@@ -43,9 +33,7 @@ export function Login(props: { onLoggedIn: () => void }) {
           <span>{t('auth.password')}</span>
           <input name="password" type="password" autocomplete="current-password" required value={password()} onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
-        <Show when={error()}>
-          <p class="form-error" role="alert">{error()}</p>
-        </Show>
+        <FormError error={error()} />
         <button class="btn btn-primary btn-block" type="submit" disabled={busy()}>
           {t('auth.submit')}
         </button>

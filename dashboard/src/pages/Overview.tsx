@@ -2,8 +2,9 @@ import { A } from '@solidjs/router';
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { isNotFound, useApi } from '../api/client';
 import type { PersonState } from '../api/types';
-import { Badge, StateBadge } from '../components/Badge';
+import { Badge, StateBadge, ThresholdBadge } from '../components/Badge';
 import { BarChart, lastDays } from '../components/BarChart';
+import { ItemList } from '../components/ItemList';
 import { Empty, Load } from '../components/Load';
 import { useI18n } from '../i18n';
 import { RevenueCard } from './Payments';
@@ -181,19 +182,15 @@ export default function Overview() {
         <Load retry={refetchAlerts}>
           <Show when={alerts()}>
             {(a) => (
-              <Show when={a().items.length} fallback={<Empty>{t('alerts.empty')}</Empty>}>
-                <ul class="alert-list">
-                  <For each={a().items}>
-                    {(al) => (
-                      <li>
-                        <Badge tone={al.threshold >= 100 ? 'bad' : 'warn'}>{`${al.threshold}%`}</Badge>
-                        <A href={`/people/${al.userId}`}>{al.name || al.email}</A>
-                        <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
-                      </li>
-                    )}
-                  </For>
-                </ul>
-              </Show>
+              <ItemList items={a().items} empty={t('alerts.empty')}>
+                {(al) => (
+                  <>
+                    <ThresholdBadge threshold={al.threshold} />
+                    <A href={`/people/${al.userId}`}>{al.name || al.email}</A>
+                    <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
+                  </>
+                )}
+              </ItemList>
             )}
           </Show>
         </Load>

@@ -2,8 +2,8 @@ import { A } from '@solidjs/router';
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { useApi } from '../api/client';
 import { Badge } from '../components/Badge';
-import { Empty, Load } from '../components/Load';
-import { Pager } from '../components/Pager';
+import { Empty } from '../components/Load';
+import { PagedTable } from '../components/PagedTable';
 import { useI18n, type MessageKey } from '../i18n';
 import { formatMinor } from '../lib/money';
 
@@ -30,54 +30,45 @@ export default function Payments() {
         </select>
       </div>
       <section class="card flush">
-        <Load retry={refetch}>
-          <Show when={list.latest}>
-            {(res) => (
-              <Show when={res().items.length} fallback={<Empty>{t('payments.empty')}</Empty>}>
-                <div class="table-wrap" classList={{ stale: list.loading }}>
-                  <table class="table" data-testid="payments">
-                    <thead>
-                      <tr>
-                        <th>{t('payments.created')}</th>
-                        <th>{t('payments.person')}</th>
-                        <th class="hide-sm">{t('payments.pack')}</th>
-                        <th class="num">{t('payments.amount')}</th>
-                        <th>{t('common.status')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={res().items}>
-                        {(p) => (
-                          <tr>
-                            <td class="nowrap">{fmt().dateTime(p.createdAt)}</td>
-                            <td>
-                              <A href={`/people/${p.userId}`}>{p.name}</A>
-                              <div class="muted small">{p.email}</div>
-                            </td>
-                            <td class="hide-sm">{p.packName} <span class="muted small">· {fmt().num(p.tokens)} {t('unit.tokens')}</span></td>
-                            <td class="num nowrap">
-                              {formatMinor(locale(), p.amountMinor, p.currency)}
-                              <Show when={p.refundedMinor > 0}>
-                                <div class="muted small">−{formatMinor(locale(), p.refundedMinor, p.currency)}</div>
-                              </Show>
-                            </td>
-                            <td>
-                              <Badge tone={tone(p.status)}>{t(`payStatus.${p.status}` as MessageKey)}</Badge>
-                              <Show when={p.shortfallTokens > 0}>
-                                <div class="small form-error">{t('payments.shortfall', { n: fmt().num(p.shortfallTokens) })}</div>
-                              </Show>
-                            </td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
-                <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={setPage} />
-              </Show>
-            )}
-          </Show>
-        </Load>
+        <PagedTable
+          data={list}
+          retry={refetch}
+          empty={t('payments.empty')}
+          onPage={setPage}
+          testid="payments"
+          head={
+            <>
+              <th>{t('payments.created')}</th>
+              <th>{t('payments.person')}</th>
+              <th class="hide-sm">{t('payments.pack')}</th>
+              <th class="num">{t('payments.amount')}</th>
+              <th>{t('common.status')}</th>
+            </>
+          }
+        >
+          {(p) => (
+            <tr>
+              <td class="nowrap">{fmt().dateTime(p.createdAt)}</td>
+              <td>
+                <A href={`/people/${p.userId}`}>{p.name}</A>
+                <div class="muted small">{p.email}</div>
+              </td>
+              <td class="hide-sm">{p.packName} <span class="muted small">· {fmt().num(p.tokens)} {t('unit.tokens')}</span></td>
+              <td class="num nowrap">
+                {formatMinor(locale(), p.amountMinor, p.currency)}
+                <Show when={p.refundedMinor > 0}>
+                  <div class="muted small">−{formatMinor(locale(), p.refundedMinor, p.currency)}</div>
+                </Show>
+              </td>
+              <td>
+                <Badge tone={tone(p.status)}>{t(`payStatus.${p.status}` as MessageKey)}</Badge>
+                <Show when={p.shortfallTokens > 0}>
+                  <div class="small form-error">{t('payments.shortfall', { n: fmt().num(p.shortfallTokens) })}</div>
+                </Show>
+              </td>
+            </tr>
+          )}
+        </PagedTable>
       </section>
     </div>
   );

@@ -4,8 +4,7 @@ import { useApi } from '../api/client';
 import type { PersonState } from '../api/types';
 import { StateBadge } from '../components/Badge';
 import { CreatePersonModal } from '../components/CreatePersonModal';
-import { Empty, Load } from '../components/Load';
-import { Pager } from '../components/Pager';
+import { PagedTable } from '../components/PagedTable';
 import { UsageBar } from '../components/UsageBar';
 import { debounced } from '../lib/debounce';
 import { nextSort, parseFilters, toApiQuery, toSearchParams, type PeopleFilters, type SortField } from '../lib/peopleQuery';
@@ -76,50 +75,41 @@ export default function People() {
         </select>
       </div>
       <section class="card flush">
-        <Load retry={refetch}>
-          <Show when={people.latest}>
-            {(res) => (
-              <Show when={res().items.length} fallback={<Empty>{t('people.empty')}</Empty>}>
-                <div class="table-wrap" classList={{ stale: people.loading }}>
-                  <table class="table people-table">
-                    <thead>
-                      <tr>
-                        <SortHead field="name" label="common.name" />
-                        <th class="hide-sm">{t('people.plan')}</th>
-                        <th>{t('people.state')}</th>
-                        <SortHead field="percentUsed" label="people.usage" class="col-usage" />
-                        <SortHead field="credits" label="people.balance" class="num hide-sm" />
-                        <SortHead field="createdAt" label="people.created" class="hide-sm" />
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={res().items}>
-                        {(u) => (
-                          <tr>
-                            <td>
-                              <A href={`/people/${u.id}`} class="strong">{u.name}</A>
-                              <div class="muted small ellipsis">{u.email}</div>
-                            </td>
-                            <td class="hide-sm">{u.plan.name}</td>
-                            <td>
-                              <StateBadge state={u.balance.state} />
-                            </td>
-                            <td class="col-usage">
-                              <UsageBar percent={u.balance.percentUsed} />
-                            </td>
-                            <td class="num hide-sm">{fmt().num(u.balance.credits)}</td>
-                            <td class="hide-sm muted">{fmt().date(u.createdAt)}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
-                <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={(p) => update({ page: p })} />
-              </Show>
-            )}
-          </Show>
-        </Load>
+        <PagedTable
+          data={people}
+          retry={refetch}
+          empty={t('people.empty')}
+          onPage={(p) => update({ page: p })}
+          class="table people-table"
+          head={
+            <>
+              <SortHead field="name" label="common.name" />
+              <th class="hide-sm">{t('people.plan')}</th>
+              <th>{t('people.state')}</th>
+              <SortHead field="percentUsed" label="people.usage" class="col-usage" />
+              <SortHead field="credits" label="people.balance" class="num hide-sm" />
+              <SortHead field="createdAt" label="people.created" class="hide-sm" />
+            </>
+          }
+        >
+          {(u) => (
+            <tr>
+              <td>
+                <A href={`/people/${u.id}`} class="strong">{u.name}</A>
+                <div class="muted small ellipsis">{u.email}</div>
+              </td>
+              <td class="hide-sm">{u.plan.name}</td>
+              <td>
+                <StateBadge state={u.balance.state} />
+              </td>
+              <td class="col-usage">
+                <UsageBar percent={u.balance.percentUsed} />
+              </td>
+              <td class="num hide-sm">{fmt().num(u.balance.credits)}</td>
+              <td class="hide-sm muted">{fmt().date(u.createdAt)}</td>
+            </tr>
+          )}
+        </PagedTable>
       </section>
       <Show when={creating()}>
         <CreatePersonModal onClose={() => setCreating(false)} onCreated={() => void refetch()} />

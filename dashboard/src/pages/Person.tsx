@@ -2,16 +2,18 @@ import { A, useNavigate, useParams } from '@solidjs/router';
 import { createMemo, createResource, createSignal, For, Show } from 'solid-js';
 import { isNotFound, useApi } from '../api/client';
 import type { User } from '../api/types';
-import { Badge, StateBadge } from '../components/Badge';
+import { mailStatusText, StateBadge, ThresholdBadge } from '../components/Badge';
 import { BarChart, HBars, lastDays } from '../components/BarChart';
 import { CreditsModal } from '../components/CreditsModal';
 import { DeleteModal } from '../components/DeleteModal';
 import { Gauge } from '../components/Gauge';
 import { KeyPanel } from '../components/KeyPanel';
 import { Ledger, rangeQuery } from '../components/Ledger';
+import { ItemList } from '../components/ItemList';
+import { withToast } from '../components/form';
 import { Empty, Load } from '../components/Load';
 import { useToast } from '../components/Toasts';
-import { useI18n, type MessageKey } from '../i18n';
+import { useI18n } from '../i18n';
 import { projectExhaustion } from '../lib/projection';
 import { useSession } from '../session';
 
@@ -60,12 +62,10 @@ export default function Person() {
   const changePlan = async () => {
     const u = user();
     if (!u || !planChoice() || planChoice() === u.plan.slug) return;
-    try {
+    await withToast(toast, async () => {
       changed(await api.updateUser(u.id, { plan: planChoice() }));
       toast.ok(`${t('person.planChanged')} ${t('person.planNote')}`);
-    } catch (e) {
-      toast.error(e);
-    }
+    });
   };
 
   return (
@@ -176,20 +176,16 @@ export default function Person() {
                   <Show when={alerts() !== undefined}>
                     <Show when={alerts()} fallback={<Empty>{t('common.unavailable')}</Empty>}>
                       {(a) => (
-                        <Show when={a().items.length} fallback={<Empty>{t('alerts.empty')}</Empty>}>
-                          <ul class="alert-list">
-                            <For each={a().items}>
-                              {(al) => (
-                                <li>
-                                  <Badge tone={al.threshold >= 100 ? 'bad' : 'warn'}>{`${al.threshold}%`}</Badge>
-                                  <span>{al.period}</span>
-                                  <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
-                                  <span class="muted small">{['logged', 'queued', 'sent', 'failed', 'none'].includes(al.emailStatus) ? t(`mailStatus.${al.emailStatus}` as MessageKey) : al.emailStatus}</span>
-                                </li>
-                              )}
-                            </For>
-                          </ul>
-                        </Show>
+                        <ItemList items={a().items} empty={t('alerts.empty')}>
+                          {(al) => (
+                            <>
+                              <ThresholdBadge threshold={al.threshold} />
+                              <span>{al.period}</span>
+                              <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
+                              <span class="muted small">{mailStatusText(t, al.emailStatus)}</span>
+                            </>
+                          )}
+                        </ItemList>
                       )}
                     </Show>
                   </Show>

@@ -1,6 +1,7 @@
 import { createMemo, createResource, createSignal, For, Show } from 'solid-js';
 import { useApi } from '../api/client';
 import { BarChart } from '../components/BarChart';
+import { DataTable } from '../components/DataTable';
 import { rangeQuery } from '../components/Ledger';
 import { Empty, Load } from '../components/Load';
 import { aggregate, parseUsageCsv } from '../lib/report';
@@ -54,37 +55,34 @@ export default function Reports() {
                   <BarChart points={rows().map((r) => ({ x: r.day, series: r.model, value: r.credits }))} xLabel={fmt().day} height={200} />
                 </div>
               </Show>
-              <div class="table-wrap" classList={{ stale: csv.loading }}>
-                <table class="table">
-                  <thead>
-                    <tr>
-                      <th>{t(by() === 'person' ? 'reports.person' : by() === 'model' ? 'person.model' : 'person.day')}</th>
-                      <th class="num">{t('person.calls')}</th>
-                      <th class="num hide-sm">{t('person.tokensCol')}</th>
-                      <th class="num">{t('unit.tokens')}</th>
-                      <th class="num">{t('person.usd')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={agg()}>
-                      {(a) => (
-                        <tr>
-                          <td>
-                            {by() === 'day' ? fmt().date(`${a.key}T12:00:00Z`) : a.label}
-                            <Show when={by() === 'person'}>
-                              <div class="muted small">{a.key}</div>
-                            </Show>
-                          </td>
-                          <td class="num">{fmt().num(a.calls)}</td>
-                          <td class="num hide-sm">{fmt().num(a.tokens)}</td>
-                          <td class="num">{fmt().num(Math.round(a.credits * 1000) / 1000)}</td>
-                          <td class="num">{fmt().usd(a.usd)}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                items={agg()}
+                stale={csv.loading}
+                head={
+                  <>
+                    <th>{t(by() === 'person' ? 'reports.person' : by() === 'model' ? 'person.model' : 'person.day')}</th>
+                    <th class="num">{t('person.calls')}</th>
+                    <th class="num hide-sm">{t('person.tokensCol')}</th>
+                    <th class="num">{t('unit.tokens')}</th>
+                    <th class="num">{t('person.usd')}</th>
+                  </>
+                }
+              >
+                {(a) => (
+                  <tr>
+                    <td>
+                      {by() === 'day' ? fmt().date(`${a.key}T12:00:00Z`) : a.label}
+                      <Show when={by() === 'person'}>
+                        <div class="muted small">{a.key}</div>
+                      </Show>
+                    </td>
+                    <td class="num">{fmt().num(a.calls)}</td>
+                    <td class="num hide-sm">{fmt().num(a.tokens)}</td>
+                    <td class="num">{fmt().num(Math.round(a.credits * 1000) / 1000)}</td>
+                    <td class="num">{fmt().usd(a.usd)}</td>
+                  </tr>
+                )}
+              </DataTable>
             </Show>
           </Show>
         </Load>

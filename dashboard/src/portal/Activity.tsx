@@ -1,8 +1,9 @@
-import { createResource, createSignal, For, Show } from 'solid-js';
-import { Badge } from '../components/Badge';
+import { createResource, createSignal, Show } from 'solid-js';
+import { Badge, ThresholdBadge } from '../components/Badge';
 import { BarChart, HBars, lastDays } from '../components/BarChart';
+import { ItemList } from '../components/ItemList';
 import { Empty, Load } from '../components/Load';
-import { Pager } from '../components/Pager';
+import { PagedTable } from '../components/PagedTable';
 import type { MessageKey } from '../i18n';
 import { usePortalApi } from './api';
 import { usePortalI18n, type PortalKey } from './i18n';
@@ -39,31 +40,16 @@ export function Activity(props: { version: number }) {
           <h2>{p('ledger.title')}</h2>
           <a class="btn btn-small" href={api.csvUrl} download="statement.csv">⤓ {p('ledger.csv')}</a>
         </div>
-        <Load retry={refetch}>
-          <Show when={ledger.latest}>
-            {(res) => (
-              <Show when={res().items.length} fallback={<Empty />}>
-                <div class="table-wrap" classList={{ stale: ledger.loading }}>
-                  <table class="table compact" data-testid="statement">
-                    <tbody>
-                      <For each={res().items}>
-                        {(e) => (
-                          <tr>
-                            <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
-                            <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span></td>
-                            <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>{e.amount > 0 ? '+' : ''}{fmt().exact(e.amount)}</td>
-                            <td class="hide-sm ellipsis muted">{e.kind === 'usage' ? '' : (e.reason ?? '')}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
-                <Pager page={res().page} pageSize={res().pageSize} total={res().total} onPage={setPage} />
-              </Show>
-            )}
-          </Show>
-        </Load>
+        <PagedTable data={ledger} retry={refetch} onPage={setPage} class="table compact" testid="statement">
+          {(e) => (
+            <tr>
+              <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
+              <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span></td>
+              <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>{e.amount > 0 ? '+' : ''}{fmt().exact(e.amount)}</td>
+              <td class="hide-sm ellipsis muted">{e.kind === 'usage' ? '' : (e.reason ?? '')}</td>
+            </tr>
+          )}
+        </PagedTable>
       </section>
       <div class="grid-2">
         <section class="card">
@@ -71,18 +57,14 @@ export function Activity(props: { version: number }) {
           <Load>
             <Show when={alerts()}>
               {(a) => (
-                <Show when={a().items.length} fallback={<Empty>{p('alerts.none')}</Empty>}>
-                  <ul class="alert-list">
-                    <For each={a().items}>
-                      {(al) => (
-                        <li>
-                          <Badge tone={al.threshold >= 100 ? 'bad' : 'warn'}>{p('alerts.item', { t: al.threshold })}</Badge>
-                          <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
-                        </li>
-                      )}
-                    </For>
-                  </ul>
-                </Show>
+                <ItemList items={a().items} empty={p('alerts.none')}>
+                  {(al) => (
+                    <>
+                      <ThresholdBadge threshold={al.threshold}>{p('alerts.item', { t: al.threshold })}</ThresholdBadge>
+                      <span class="muted small">{fmt().dateTime(al.createdAt)}</span>
+                    </>
+                  )}
+                </ItemList>
               )}
             </Show>
           </Load>
@@ -92,19 +74,15 @@ export function Activity(props: { version: number }) {
           <Load>
             <Show when={purchases()}>
               {(ps) => (
-                <Show when={ps().items.length} fallback={<Empty />}>
-                  <ul class="alert-list">
-                    <For each={ps().items}>
-                      {(pay) => (
-                        <li>
-                          <Badge tone={pay.status === 'paid' ? 'ok' : 'muted'}>{p(`pay.${pay.status}` as PortalKey)}</Badge>
-                          <span>{pay.packName} · {money(pay.amountMinor, pay.currency)}</span>
-                          <span class="muted small">{fmt().date(pay.createdAt)}</span>
-                        </li>
-                      )}
-                    </For>
-                  </ul>
-                </Show>
+                <ItemList items={ps().items}>
+                  {(pay) => (
+                    <>
+                      <Badge tone={pay.status === 'paid' ? 'ok' : 'muted'}>{p(`pay.${pay.status}` as PortalKey)}</Badge>
+                      <span>{pay.packName} · {money(pay.amountMinor, pay.currency)}</span>
+                      <span class="muted small">{fmt().date(pay.createdAt)}</span>
+                    </>
+                  )}
+                </ItemList>
               )}
             </Show>
           </Load>

@@ -1,9 +1,8 @@
 import { createSignal, Show } from 'solid-js';
-import { Badge } from '../components/Badge';
-import { SecretBox } from '../components/CopyButton';
-import { Modal } from '../components/Modal';
+import { KeyStatusBadge } from '../components/Badge';
+import { createAction } from '../components/form';
+import { InlineConfirm, SecretModal } from '../components/Modal';
 import { useToast } from '../components/Toasts';
-import type { MessageKey } from '../i18n';
 import { usePortalApi, type PortalMe } from './api';
 import { usePortalI18n } from './i18n';
 
@@ -11,23 +10,17 @@ import { usePortalI18n } from './i18n';
 export function KeyCard(props: { me: PortalMe; onChanged: () => void }) {
   const api = usePortalApi();
   const toast = useToast();
-  const { p, t } = usePortalI18n();
+  const { p } = usePortalI18n();
   const [confirming, setConfirming] = createSignal(false);
-  const [busy, setBusy] = createSignal(false);
   const [fresh, setFresh] = createSignal<string>();
-  const rotate = async () => {
-    setBusy(true);
-    try {
+  const action = createAction(toast.error);
+  const rotate = () =>
+    action.run(async () => {
       const k = await api.rotateKey();
       setConfirming(false);
       setFresh(k.plaintext);
       props.onChanged();
-    } catch (e) {
-      toast.error(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <section class="card">
       <h2>{p('key.title')}</h2>
@@ -37,7 +30,7 @@ export function KeyCard(props: { me: PortalMe; onChanged: () => void }) {
             <dl class="facts">
               <dt>{p('key.status')}</dt>
               <dd>
-                <Badge tone={k().status === 'active' ? 'ok' : k().status === 'pending' ? 'warn' : 'bad'}>{t(`key.${k().status}` as MessageKey)}</Badge>
+                <KeyStatusBadge status={k().status} />
               </dd>
               <dt>{p('key.hint')}</dt>
               <dd>
@@ -52,26 +45,16 @@ export function KeyCard(props: { me: PortalMe; onChanged: () => void }) {
                 </button>
               }
             >
-              <div class="inline-confirm">
-                <p>{p('key.rotateConfirm')}</p>
-                <div class="actions">
-                  <button type="button" class="btn" onClick={() => setConfirming(false)}>{t('common.cancel')}</button>
-                  <button type="button" class="btn btn-primary" disabled={busy()} onClick={() => void rotate()}>{t('common.confirm')}</button>
-                </div>
-              </div>
+              <InlineConfirm text={p('key.rotateConfirm')} busy={action.busy()} onCancel={() => setConfirming(false)} onConfirm={() => void rotate()} />
             </Show>
           </>
         )}
       </Show>
       <Show when={fresh()}>
         {(plain) => (
-          <Modal title={p('key.newTitle')} onClose={() => setFresh(undefined)}>
-            <SecretBox value={plain()} warning={p('key.once')} />
+          <SecretModal title={p('key.newTitle')} value={plain()} warning={p('key.once')} onClose={() => setFresh(undefined)}>
             <p class="small">{p('key.howto')}</p>
-            <div class="form-actions">
-              <button type="button" class="btn btn-primary" onClick={() => setFresh(undefined)}>{t('common.close')}</button>
-            </div>
-          </Modal>
+          </SecretModal>
         )}
       </Show>
     </section>

@@ -1,5 +1,5 @@
-import { createResource, createSignal, Match, onMount, Switch } from 'solid-js';
-import { ApiError } from '../api/client';
+import { createSignal, Match, onMount, Switch } from 'solid-js';
+import { createSignedIn } from '../api/client';
 import { ErrorState, Loading } from '../components/Load';
 import { ToastProvider } from '../components/Toasts';
 import { I18nProvider } from '../i18n';
@@ -25,15 +25,7 @@ function Gate(props: { api: PortalApi; setOnUnauthorized: (f: () => void) => voi
     }
     setReady(true);
   });
-  const [me, { refetch, mutate }] = createResource(ready, async () => {
-    try {
-      return await props.api.me();
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) return null;
-      throw e;
-    }
-  });
-  props.setOnUnauthorized(() => mutate(null));
+  const { me, refetch, logout } = createSignedIn(props.api, props.setOnUnauthorized, ready);
   return (
     <Switch fallback={<div class="center-page"><Loading /></div>}>
       <Match when={me.error}>
@@ -49,10 +41,7 @@ function Gate(props: { api: PortalApi; setOnUnauthorized: (f: () => void) => voi
           <Home
             me={m()}
             refetch={() => void refetch()}
-            logout={async () => {
-              await props.api.logout().catch(() => undefined);
-              mutate(null);
-            }}
+            logout={logout}
           />
         )}
       </Match>

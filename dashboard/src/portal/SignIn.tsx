@@ -1,6 +1,6 @@
 import { createSignal, Show } from 'solid-js';
+import { createAction, FormError } from '../components/form';
 import { LocaleSwitch } from '../components/Layout';
-import { errorText } from '../components/Toasts';
 import { usePortalApi } from './api';
 import { usePortalI18n } from './i18n';
 
@@ -10,20 +10,7 @@ export function SignIn(props: { linkFailed: boolean; onSignedIn: () => void }) {
   const [email, setEmail] = createSignal('');
   const [key, setKey] = createSignal('');
   const [sent, setSent] = createSignal(false);
-  const [error, setError] = createSignal('');
-  const [busy, setBusy] = createSignal(false);
-  const run = async (e: Event, fn: () => Promise<void>) => {
-    e.preventDefault();
-    setBusy(true);
-    setError('');
-    try {
-      await fn();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = createAction();
   return (
     <div class="login-page">
       <div class="card login-card portal-signin">
@@ -37,7 +24,7 @@ export function SignIn(props: { linkFailed: boolean; onSignedIn: () => void }) {
         <Show when={props.linkFailed}>
           <p class="form-error" role="alert">{p('signin.linkFailed')}</p>
         </Show>
-        <form class="form" onSubmit={(e) => run(e, async () => {
+        <form class="form" onSubmit={submit(async () => {
           await api.requestLink(email());
           setSent(true);
         })}>
@@ -52,7 +39,7 @@ export function SignIn(props: { linkFailed: boolean; onSignedIn: () => void }) {
           <button class="btn btn-primary btn-block" type="submit" disabled={busy()}>{p('signin.send')}</button>
         </form>
         <div class="or"><span>{p('signin.or')}</span></div>
-        <form class="form" onSubmit={(e) => run(e, async () => {
+        <form class="form" onSubmit={submit(async () => {
           await api.loginWithKey(key().trim());
           props.onSignedIn();
         })}>
@@ -64,9 +51,7 @@ export function SignIn(props: { linkFailed: boolean; onSignedIn: () => void }) {
           <p class="muted small">{p('signin.keyHelp')}</p>
           <button class="btn btn-block" type="submit" disabled={busy()}>{p('signin.submit')}</button>
         </form>
-        <Show when={error()}>
-          <p class="form-error" role="alert">{error()}</p>
-        </Show>
+        <FormError error={error()} />
       </div>
     </div>
   );

@@ -1,10 +1,12 @@
-import { createResource, createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, Show } from 'solid-js';
 import { useApi } from '../../api/client';
 import type { FactorPreview } from '../../api/types';
 import { useI18n } from '../../i18n';
 import { useSession } from '../../session';
+import { DataTable } from '../DataTable';
+import { createAction, FormError } from '../form';
 import { Empty, Load } from '../Load';
-import { errorText, useToast } from '../Toasts';
+import { useToast } from '../Toasts';
 
 /** Conversion factor: current value, history, what-if preview, then apply with a reason. */
 export function FactorSettings() {
@@ -16,39 +18,25 @@ export function FactorSettings() {
   const [factor, setFactor] = createSignal('');
   const [reason, setReason] = createSignal('');
   const [preview, setPreview] = createSignal<FactorPreview>();
-  const [error, setError] = createSignal('');
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const normalized = () => factor().trim().replace(',', '.');
 
-  const runPreview = async (e: Event) => {
+  const runPreview = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError('');
-    setPreview(undefined);
-    try {
+    return run(async () => {
+      setPreview(undefined);
       setPreview(await api.previewFactor(normalized()));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const apply = async () => {
-    setBusy(true);
-    setError('');
-    try {
+  const apply = () =>
+    run(async () => {
       const r = await api.setFactor(normalized(), reason().trim());
       toast.ok(t('settings.factorSaved', { n: fmt().num(r.keysQueued) }));
       setPreview(undefined);
       setFactor('');
       setReason('');
       void refetch();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <section class="card" id="factor">
@@ -70,9 +58,7 @@ export function FactorSettings() {
                   <button type="submit" class="btn" disabled={busy() || !normalized()}>{t('settings.preview')}</button>
                 </form>
               </Show>
-              <Show when={error()}>
-                <p class="form-error" role="alert">{error()}</p>
-              </Show>
+              <FormError error={error()} />
               <Show when={preview()}>
                 {(p) => (
                   <div class="preview" data-testid="factor-preview">
@@ -81,32 +67,30 @@ export function FactorSettings() {
                       {p().current} → <b>{p().proposed}</b> · {t('settings.usdBefore')} {fmt().usd(p().totals.usdBefore)} → {t('settings.usdAfter')}{' '}
                       <b>{fmt().usd(p().totals.usdAfter)}</b>
                     </p>
-                    <div class="table-wrap scroll-y">
-                      <table class="table compact">
-                        <thead>
-                          <tr>
-                            <th>{t('common.name')}</th>
-                            <th class="num">{t('unit.tokens')}</th>
-                            <th class="num">{t('settings.usdBefore')}</th>
-                            <th class="num">{t('settings.usdAfter')}</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          <For each={p().people.slice(0, 100)}>
-                            {(r) => (
-                              <tr>
-                                <td>
-                                  {r.name} <span class="muted small">{r.email}</span>
-                                </td>
-                                <td class="num">{fmt().num(r.remainingCredits)}</td>
-                                <td class="num">{fmt().usd(r.usdBefore)}</td>
-                                <td class="num">{fmt().usd(r.usdAfter)}</td>
-                              </tr>
-                            )}
-                          </For>
-                        </tbody>
-                      </table>
-                    </div>
+                    <DataTable
+                      items={p().people.slice(0, 100)}
+                      class="table compact"
+                      scroll
+                      head={
+                        <>
+                          <th>{t('common.name')}</th>
+                          <th class="num">{t('unit.tokens')}</th>
+                          <th class="num">{t('settings.usdBefore')}</th>
+                          <th class="num">{t('settings.usdAfter')}</th>
+                        </>
+                      }
+                    >
+                      {(r) => (
+                        <tr>
+                          <td>
+                            {r.name} <span class="muted small">{r.email}</span>
+                          </td>
+                          <td class="num">{fmt().num(r.remainingCredits)}</td>
+                          <td class="num">{fmt().usd(r.usdBefore)}</td>
+                          <td class="num">{fmt().usd(r.usdAfter)}</td>
+                        </tr>
+                      )}
+                    </DataTable>
                     <div class="row-fields">
                       <label class="field grow">
                         <span>{t('common.reason')}</span>
@@ -121,32 +105,29 @@ export function FactorSettings() {
               </Show>
               <h3>{t('settings.history')}</h3>
               <Show when={i().history.length} fallback={<Empty />}>
-                <div class="table-wrap">
-                  <table class="table compact">
-                    <thead>
-                      <tr>
-                        <th>{t('common.date')}</th>
-                        <th>{t('settings.factor')}</th>
-                        <th class="hide-sm">{t('settings.previous')}</th>
-                        <th>{t('common.reason')}</th>
-                        <th class="hide-sm">{t('common.actor')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={i().history}>
-                        {(h) => (
-                          <tr>
-                            <td class="nowrap">{fmt().dateTime(h.createdAt)}</td>
-                            <td><code>{h.factor}</code></td>
-                            <td class="hide-sm"><code>{h.previous ?? '—'}</code></td>
-                            <td>{h.reason}</td>
-                            <td class="hide-sm muted">{h.actor}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable
+                  items={i().history}
+                  class="table compact"
+                  head={
+                    <>
+                      <th>{t('common.date')}</th>
+                      <th>{t('settings.factor')}</th>
+                      <th class="hide-sm">{t('settings.previous')}</th>
+                      <th>{t('common.reason')}</th>
+                      <th class="hide-sm">{t('common.actor')}</th>
+                    </>
+                  }
+                >
+                  {(h) => (
+                    <tr>
+                      <td class="nowrap">{fmt().dateTime(h.createdAt)}</td>
+                      <td><code>{h.factor}</code></td>
+                      <td class="hide-sm"><code>{h.previous ?? '—'}</code></td>
+                      <td>{h.reason}</td>
+                      <td class="hide-sm muted">{h.actor}</td>
+                    </tr>
+                  )}
+                </DataTable>
               </Show>
             </>
           )}

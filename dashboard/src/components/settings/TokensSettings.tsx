@@ -1,13 +1,14 @@
-import { createResource, createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, Show } from 'solid-js';
 import { useApi } from '../../api/client';
 import type { Role } from '../../api/types';
 import { useI18n, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
 import { Badge } from '../Badge';
-import { SecretBox } from '../CopyButton';
+import { DataTable } from '../DataTable';
+import { createAction, FormError, withToast } from '../form';
 import { Empty, Load } from '../Load';
-import { Modal } from '../Modal';
-import { errorText, useToast } from '../Toasts';
+import { SecretModal } from '../Modal';
+import { useToast } from '../Toasts';
 
 export function TokensSettings() {
   const api = useApi();
@@ -18,29 +19,20 @@ export function TokensSettings() {
   const [name, setName] = createSignal('');
   const [role, setRole] = createSignal<Role>('viewer');
   const [created, setCreated] = createSignal<string>();
-  const [error, setError] = createSignal('');
+  const action = createAction();
 
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setError('');
-    try {
-      const tok = await api.createToken(name().trim(), role());
-      setCreated(tok.token);
-      setName('');
-      void refetch();
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
-  const revoke = async (id: string) => {
-    try {
+  const create = action.submit(async () => {
+    const tok = await api.createToken(name().trim(), role());
+    setCreated(tok.token);
+    setName('');
+    void refetch();
+  });
+  const revoke = (id: string) =>
+    withToast(toast, async () => {
       await api.revokeToken(id);
       toast.ok(t('settings.revoked'));
       void refetch();
-    } catch (err) {
-      toast.error(err);
-    }
-  };
+    });
   return (
     <section class="card" id="tokens">
       <h2>{t('settings.tokens')}</h2>
@@ -48,44 +40,41 @@ export function TokensSettings() {
         <Show when={tokens()}>
           {(ts) => (
             <Show when={ts().items.length} fallback={<Empty />}>
-              <div class="table-wrap">
-                <table class="table compact">
-                  <thead>
-                    <tr>
-                      <th>{t('settings.tokenName')}</th>
-                      <th>{t('settings.tokenRole')}</th>
-                      <th class="hide-sm">{t('settings.lastUsed')}</th>
-                      <th>{t('common.status')}</th>
-                      <Show when={session.isAdmin()}>
-                        <th />
-                      </Show>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={ts().items}>
-                      {(tok) => (
-                        <tr>
-                          <td>{tok.name}</td>
-                          <td>{t(`role.${tok.role}` as MessageKey)}</td>
-                          <td class="hide-sm muted">{tok.lastUsedAt ? fmt().dateTime(tok.lastUsedAt) : '—'}</td>
-                          <td>
-                            <Badge tone={tok.revokedAt ? 'muted' : 'ok'}>{tok.revokedAt ? t('settings.revoked') : t('key.active')}</Badge>
-                          </td>
-                          <Show when={session.isAdmin()}>
-                            <td class="right">
-                              <Show when={!tok.revokedAt}>
-                                <button type="button" class="btn btn-small btn-danger-ghost" onClick={() => void revoke(tok.id)}>
-                                  {t('settings.revoke')}
-                                </button>
-                              </Show>
-                            </td>
-                          </Show>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                items={ts().items}
+                class="table compact"
+                head={
+                  <>
+                    <th>{t('settings.tokenName')}</th>
+                    <th>{t('settings.tokenRole')}</th>
+                    <th class="hide-sm">{t('settings.lastUsed')}</th>
+                    <th>{t('common.status')}</th>
+                    <Show when={session.isAdmin()}>
+                      <th />
+                    </Show>
+                  </>
+                }
+              >
+                {(tok) => (
+                  <tr>
+                    <td>{tok.name}</td>
+                    <td>{t(`role.${tok.role}` as MessageKey)}</td>
+                    <td class="hide-sm muted">{tok.lastUsedAt ? fmt().dateTime(tok.lastUsedAt) : '—'}</td>
+                    <td>
+                      <Badge tone={tok.revokedAt ? 'muted' : 'ok'}>{tok.revokedAt ? t('settings.revoked') : t('key.active')}</Badge>
+                    </td>
+                    <Show when={session.isAdmin()}>
+                      <td class="right">
+                        <Show when={!tok.revokedAt}>
+                          <button type="button" class="btn btn-small btn-danger-ghost" onClick={() => void revoke(tok.id)}>
+                            {t('settings.revoke')}
+                          </button>
+                        </Show>
+                      </td>
+                    </Show>
+                  </tr>
+                )}
+              </DataTable>
             </Show>
           )}
         </Show>
@@ -105,19 +94,10 @@ export function TokensSettings() {
           </label>
           <button type="submit" class="btn">{t('settings.createToken')}</button>
         </form>
-        <Show when={error()}>
-          <p class="form-error" role="alert">{error()}</p>
-        </Show>
+        <FormError error={action.error()} />
       </Show>
       <Show when={created()}>
-        {(tok) => (
-          <Modal title={t('settings.tokens')} onClose={() => setCreated(undefined)}>
-            <SecretBox value={tok()} warning={t('settings.tokenOnce')} />
-            <div class="form-actions">
-              <button type="button" class="btn btn-primary" onClick={() => setCreated(undefined)}>{t('common.close')}</button>
-            </div>
-          </Modal>
-        )}
+        {(tok) => <SecretModal title={t('settings.tokens')} value={tok()} warning={t('settings.tokenOnce')} onClose={() => setCreated(undefined)} />}
       </Show>
     </section>
   );

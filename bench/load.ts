@@ -3,6 +3,8 @@
  * Pre-generates every fresh event before the timed window, then keeps BENCH_CONCURRENCY batches
  * in flight over keep-alive connections. Each batch = fresh events + 10% exact re-sends of events
  * whose batch was already acknowledged. Writes its measurements to the file given as argv[2].
+ * With several service URLs (`urls`, the latency scenario's two replicas) batches go round-robin
+ * to the replicas and every re-sent duplicate goes to a replica other than the one that booked it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,6 +12,8 @@ import { buildEvent, milliOf, pickPerson, type BuiltEvent, type Person } from '.
 
 interface LoadConfig {
   url: string;
+  /** Replicas: batches round-robin; duplicates re-sent to another replica. Default [url]. */
+  urls?: string[];
   secret: string;
   peopleFile: string;
   factorMicro: string;
@@ -27,8 +31,8 @@ const people = JSON.parse(readFileSync(cfg.peopleFile, 'utf8')) as Person[];
 const factor = BigInt(cfg.factorMicro);
 const dupPerBatch = Math.round(cfg.batchSize * cfg.dupRatio);
 const freshPerBatch = cfg.batchSize - dupPerBatch;
-const target = new URL('/webhooks/litellm', cfg.url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.concurrency });
+const targets = (cfg.urls ?? [cfg.url]).map((u) => new URL('/webhooks/litellm', u));
+const agents = targets.map(() => new http.Agent({ keepAlive: true, maxSockets: cfg.concurrency }));
 const say = (m: string) => process.stdout.write(`[load] ${m}\n`);
 
 function freshEvents(n: number): BuiltEvent[] {
@@ -54,11 +58,11 @@ function bodyOf(events: Buffer[]): Buffer {
 }
 
 interface Counts { accepted: number; duplicate: number; unattributed: number; rejected: number }
-function post(body: Buffer): Promise<{ status: number; text: string }> {
+function post(body: Buffer, replica: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(target, {
+    const req = http.request(targets[replica]!, {
       method: 'POST',
-      agent,
+      agent: agents[replica],
       headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${cfg.secret}` },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -71,13 +75,16 @@ function post(body: Buffer): Promise<{ status: number; text: string }> {
   });
 }
 
-const acked: BuiltEvent[] = []; // fresh events whose batch got a 200: the pool duplicates come from
+const acked: BuiltEvent[] = []; // fresh events whose batch got a 200
+const ackedBy: BuiltEvent[][] = targets.map(() => []); // … by the replica that booked them: the pools duplicates come from
+const perReplica = targets.map((t) => ({ url: t.origin, batches: 0, freshSent: 0, dupSent: 0, accepted: 0, duplicate: 0, latencies: [] as number[] }));
+let rr = 0;
 const errors: string[] = [];
 const totals = { batches: 0, sentEvents: 0, freshSent: 0, dupSent: 0, accepted: 0, duplicate: 0, unattributed: 0, rejected: 0, bytes: 0 };
 const latencies: number[] = [];
 let generatedInWindow = 0;
 
-async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean) {
+async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean, replica: number) {
   const all = [...fresh.map((e) => e.body), ...dups.map((e) => e.body)];
   for (let i = all.length - 1; i > 0; i--) { // dups at random positions
     const j = Math.floor(Math.random() * (i + 1));
@@ -87,22 +94,30 @@ async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean) {
   const start = performance.now();
   let res;
   try {
-    res = await post(body);
+    res = await post(body, replica);
   } catch (e) {
-    errors.push(`network: ${(e as Error).message}`);
+    errors.push(`network (${targets[replica]!.origin}): ${(e as Error).message}`);
     return;
   }
   const ms = performance.now() - start;
   if (res.status !== 200) {
-    errors.push(`HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+    errors.push(`HTTP ${res.status} (${targets[replica]!.origin}): ${res.text.slice(0, 300)}`);
     return;
   }
   const c = JSON.parse(res.text) as Counts;
   if (c.accepted !== fresh.length || c.duplicate !== dups.length || c.unattributed !== 0 || c.rejected !== 0) {
-    errors.push(`batch counts ${res.text} (sent ${fresh.length} fresh + ${dups.length} dups)`);
+    errors.push(`batch counts ${res.text} (sent ${fresh.length} fresh + ${dups.length} dups to ${targets[replica]!.origin})`);
   }
   acked.push(...fresh);
+  ackedBy[replica]!.push(...fresh);
   if (!timed) return;
+  const r = perReplica[replica]!;
+  r.batches++;
+  r.freshSent += fresh.length;
+  r.dupSent += dups.length;
+  r.accepted += c.accepted;
+  r.duplicate += c.duplicate;
+  r.latencies.push(ms);
   latencies.push(ms);
   totals.batches++;
   totals.sentEvents += all.length;
@@ -115,10 +130,19 @@ async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean) {
   totals.rejected += c.rejected;
 }
 
-function pickDups(n: number): BuiltEvent[] {
+/** n distinct acknowledged events, booked by a replica other than `replica` (if there are several). */
+function pickDups(n: number, replica: number): BuiltEvent[] {
+  const pools = ackedBy.length === 1 ? ackedBy : ackedBy.filter((_, i) => i !== replica);
+  const size = pools.reduce((s, p) => s + p.length, 0);
   const idx = new Set<number>();
-  while (idx.size < Math.min(n, acked.length)) idx.add(Math.floor(Math.random() * acked.length));
-  return [...idx].map((i) => acked[i]!);
+  while (idx.size < Math.min(n, size)) idx.add(Math.floor(Math.random() * size));
+  return [...idx].map((i) => {
+    for (const p of pools) {
+      if (i < p.length) return p[i]!;
+      i -= p.length;
+    }
+    throw new Error('unreachable');
+  });
 }
 
 async function runPool(next: () => (() => Promise<void>) | null) {
@@ -129,9 +153,9 @@ async function runPool(next: () => (() => Promise<void>) | null) {
 
 async function main() {
   let w = 0;
-  await runPool(() => (w < warmup.length ? ((b) => () => send(b, [], false))(warmup[w++]!) : null));
+  await runPool(() => (w < warmup.length ? ((b, r) => () => send(b, [], false, r))(warmup[w++]!, rr++ % targets.length) : null));
   if (errors.length) throw new Error(`warm-up failed: ${errors[0]}`);
-  say(`warm-up done (${warmup.length} batches); timed window ${cfg.seconds} s, concurrency ${cfg.concurrency}`);
+  say(`warm-up done (${warmup.length} batches); timed window ${cfg.seconds} s, concurrency ${cfg.concurrency}${targets.length > 1 ? `, ${targets.length} replicas round-robin` : ''}`);
 
   process.send?.({ type: 'window-start' });
   const start = performance.now();
@@ -141,8 +165,8 @@ async function main() {
     if (performance.now() >= deadline || errors.length) return null;
     let fresh = pregenerated[b++];
     if (!fresh) { fresh = freshEvents(freshPerBatch); generatedInWindow += fresh.length; }
-    const batch = fresh;
-    return () => send(batch, pickDups(dupPerBatch), true);
+    const batch = fresh, replica = rr++ % targets.length;
+    return () => send(batch, pickDups(dupPerBatch, replica), true, replica);
   });
   const wallMs = performance.now() - start;
   process.send?.({ type: 'window-end' });
@@ -168,6 +192,8 @@ async function main() {
     avgEventBytes: avgBytes,
     warmupEvents: warmup.length * cfg.batchSize,
     uniqueEventsAcked: acked.length,
+    // Several replicas: per replica, and every duplicate was re-sent to a replica that had not booked it.
+    perReplica: targets.length > 1 ? perReplica : undefined,
     expected: {
       totalMilli: totalMilli.toString(),
       totalNano: totalNano.toString(),
@@ -176,7 +202,7 @@ async function main() {
   };
   for (const e of acked) result.expected.perPerson[e.person]!.events++;
   writeFileSync(outFile, JSON.stringify(result));
-  agent.destroy();
+  agents.forEach((a) => a.destroy());
 }
 
 main().then(() => process.exit(0), (e: unknown) => {

@@ -64,12 +64,13 @@ export interface BuiltEvent {
 const spendByPerson = new Map<number, number>();
 
 /** One successful `acompletion` call, serialised exactly as LiteLLM's generic_api logger would. */
-export function buildEvent(people: Person[], personIdx: number, nowSec: number): BuiltEvent {
+export function buildEvent(people: Person[], personIdx: number, nowSec: number, costUsd?: number): BuiltEvent {
   const p = people[personIdx]!;
   const model = pick(MODELS);
   const prompt = rnd(20, 600);
   const completion = rnd(10, 300);
-  const cost = prompt * model.inp + completion * model.out; // a float with float noise, like LiteLLM
+  // a float with float noise, like LiteLLM (or a given cost: one expensive call, e.g. to cross 80 %)
+  const cost = costUsd ?? prompt * model.inp + completion * model.out;
   const latency = 0.2 + Math.random() * 3;
   const start = nowSec - latency - Math.random() * 5;
   const callId = randomUUID();

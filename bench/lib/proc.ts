@@ -28,9 +28,11 @@ export interface Service {
  * The service as `npm start` runs it: the esbuild bundle (`npm run build:service`, built here
  * first) under plain node, so the pid we get is the process serving the port.
  */
-export async function startService(env: Record<string, string>, logFile: string, extraNodeArgs: string[] = []): Promise<Service> {
-  const build = spawnSync('npm', ['run', '--silent', 'build:service'], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('npm run build:service failed');
+export async function startService(env: Record<string, string>, logFile: string, extraNodeArgs: string[] = [], opts: { build?: boolean } = {}): Promise<Service> {
+  if (opts.build !== false) { // a second replica reuses the bundle just built
+    const build = spawnSync('npm', ['run', '--silent', 'build:service'], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('npm run build:service failed');
+  }
   const log = createWriteStream(logFile);
   const child = spawn(process.execPath, [...extraNodeArgs, '--enable-source-maps', 'dist/service/index.js'], {
     env: { ...process.env, ...env },
@@ -107,15 +109,19 @@ function commOf(pid: string): string {
   try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; }
 }
 
-/** CPU seconds used so far by: the service, all `postgres` processes, the load generator. */
-export function cpuSnapshot(servicePid: number, loadPid: number | undefined) {
+/**
+ * CPU seconds used so far by: the service (or the sum of several replicas), all `postgres`
+ * processes, the load generator, and this (bench) process.
+ */
+export function cpuSnapshot(servicePid: number | number[], loadPid: number | undefined) {
   let postgres = 0;
   for (const p of readdirSync('/proc')) if (/^\d+$/.test(p) && commOf(p) === 'postgres') postgres += cpuOf(Number(p));
   // Whole machine, from /proc/stat: busy = everything but idle and iowait; steal = taken by the hypervisor.
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0) / TICK;
   const idle = ((f[3] ?? 0) + (f[4] ?? 0)) / TICK;
-  return { service: cpuOf(servicePid), postgres, load: loadPid ? cpuOf(loadPid) : 0, machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
+  const service = (Array.isArray(servicePid) ? servicePid : [servicePid]).reduce((s, p) => s + cpuOf(p), 0);
+  return { service, postgres, load: loadPid ? cpuOf(loadPid) : 0, bench: cpuOf(process.pid), machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
 }
 
 export function machine(pgVersion: string) {

@@ -1,9 +1,13 @@
-/** People through the admin API (as an operator would), then their key hashes straight in the DB. */
+/**
+ * People through the admin API (as an operator would). Without LiteLLM (ingestion scenario) their
+ * key hashes are written straight in the DB; with the LiteLLM fake (latency scenario) every person
+ * gets a real key from the fake, whose plaintext `POST /api/users` returns once.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Sql } from './db.js';
 import type { Person } from './events.js';
 
-async function call(url: string, init: RequestInit & { expect: number }) {
+export async function call(url: string, init: RequestInit & { expect: number }) {
   let r = await fetch(url, init);
   for (let tries = 0; r.status === 429 && tries < 20; tries++) { // rate limited: wait as told
     await r.text();
@@ -15,7 +19,7 @@ async function call(url: string, init: RequestInit & { expect: number }) {
   return { res: r, body: JSON.parse(text) as Record<string, unknown> };
 }
 
-async function apiToken(base: string, password: string): Promise<string> {
+export async function apiToken(base: string, password: string): Promise<string> {
   const login = await call(`${base}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -65,5 +69,40 @@ export async function seedPeople(base: string, password: string, sql: Sql, count
   const byUser = new Map(aliases.map((a) => [a.user_id, a.key_alias]));
   for (const p of people) p.keyAlias = byUser.get(p.userId) ?? p.keyAlias;
   if (aliases.length !== count) throw new Error(`expected ${count} active keys, found ${aliases.length}`);
+  return people;
+}
+
+export interface KeyedPerson extends Person {
+  email: string;
+  /** The LiteLLM key's plaintext, as returned once by `POST /api/users` (the fake stores its sha256). */
+  plaintext: string;
+}
+
+/** People with real LiteLLM keys (the service must have LITELLM_URL); creation spread over `bases`. */
+export async function createPeopleWithKeys(bases: string[], token: string, count: number, opts: { plan: string; inFlight?: number }): Promise<KeyedPerson[]> {
+  const people: KeyedPerson[] = new Array(count);
+  let next = 0;
+  const tag = randomBytes(3).toString('hex');
+  await Promise.all(Array.from({ length: opts.inFlight ?? 20 }, async () => {
+    while (next < count) {
+      const i = next++;
+      const email = `person${i}.${tag}@bench.example.com`;
+      const { body } = await call(`${bases[i % bases.length]}/api/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ email, name: `Bench Person ${i}`, plan: opts.plan, locale: 'en' }),
+        expect: 201,
+      });
+      const key = body.key as { plaintext?: string; alias?: string; keyAlias?: string } | null;
+      if (!key?.plaintext) throw new Error(`POST /api/users gave no key plaintext for person ${i} (is LiteLLM reachable?)`);
+      people[i] = {
+        userId: String(body.id),
+        email,
+        plaintext: key.plaintext,
+        keyHash: createHash('sha256').update(key.plaintext).digest('hex'),
+        keyAlias: key.alias ?? key.keyAlias ?? '',
+      };
+    }
+  }));
   return people;
 }

@@ -1,0 +1,229 @@
+/**
+ * `npm run bench` (scenario `ingestion`, the default): ingestion benchmark on real PostgreSQL. See bench/README.md for the method.
+ * fresh DB → service child process → people via the admin API → load from a separate process →
+ * exactness checks in SQL → report (stdout + bench/results/latest.json) → stop, drop DB.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check, type Expected, type Sql } from './lib/db.js';
+import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
+import { samplePgActivity, summariseCpuProfile } from './lib/profile.js';
+import { seedPeople } from './lib/seed.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+process.chdir(ROOT);
+const RESULTS = path.join(ROOT, 'bench/results');
+const env = process.env;
+const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
+const params = {
+  people: num('BENCH_PEOPLE', 1000),
+  seconds: num('BENCH_SECONDS', 30),
+  concurrency: num('BENCH_CONCURRENCY', 4),
+  batchSize: num('BENCH_BATCH', 512),
+  dupRatio: 0.1,
+  warmupBatches: num('BENCH_WARMUP_BATCHES', 8),
+  pregenRate: num('BENCH_PREGEN_RATE', 15000),
+  profile: env.BENCH_PROFILE === '1',
+};
+const TARGETS = { eventsPerSec: 10_000, p99Ms: 250, rssMb: 250 };
+const adminUrl = env.BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const dbName = `bench_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
+const dbUrl = withDatabase(adminUrl, dbName);
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+const MB = (b: number) => +(b / 2 ** 20).toFixed(1);
+
+let service: Service | undefined, load: ChildProcess | undefined, sql: Sql | undefined, dbCreated = false, cleaning: Promise<void> | undefined;
+function cleanup() {
+  cleaning ??= (async () => {
+    load?.kill('SIGKILL');
+    await sql?.end({ timeout: 2 }).catch(() => {});
+    await service?.stop().catch(() => {});
+    if (dbCreated) await dropDatabase(adminUrl, dbName).catch((e: Error) => console.error(`could not drop ${dbName}: ${e.message}`));
+    rmSync(tmp, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup().then(() => process.exit(130)));
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  const pgVersion = await createDatabase(adminUrl, dbName);
+  dbCreated = true;
+  console.log(`bench: database ${dbName} (PostgreSQL ${pgVersion})`);
+
+  const password = randomBytes(18).toString('base64url');
+  const secret = randomBytes(24).toString('base64url').slice(0, 32);
+  const profDir = path.join(RESULTS, 'profile');
+  if (params.profile) rmSync(profDir, { recursive: true, force: true });
+  const spawnedAt = performance.now();
+  service = await startService({
+    DATABASE_URL: dbUrl, PORT: String(await freePort()), HOST: '127.0.0.1', WEBHOOK_SECRET: secret, ADMIN_PASSWORD: password,
+    LOG_LEVEL: 'warn', JOBS_ENABLED: 'false', NODE_ENV: 'production',
+    // Seeding 1000 people is not what we measure, and one sender must not be throttled here.
+    RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
+  }, path.join(RESULTS, 'service.log'), params.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const rss = new RssSampler(service.pid);
+  console.log(`bench: service pid ${service.pid} on ${service.url}, RSS ${MB(rss.sample())} MB`);
+
+  sql = connect(dbUrl, 2);
+  let t = performance.now();
+  const people = await seedPeople(service.url, password, sql, params.people);
+  console.log(`bench: ${people.length} people (plan pro) created via the API in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const [f] = await sql<{ factor_micro: string }[]>`select factor_micro from conversion_factors order by id desc limit 1`;
+  const peopleFile = path.join(tmp, 'people.json');
+  writeFileSync(peopleFile, JSON.stringify(people));
+  const outFile = path.join(tmp, 'load.json');
+
+  rss.phase = 'idle-before-load';
+  rss.sample();
+  const rssBefore = rss.sample();
+  let cpuStart: ReturnType<typeof cpuSnapshot> | undefined, cpuEnd: typeof cpuStart;
+  const windowAt = [0, Infinity];
+  let stopPg: ReturnType<typeof samplePgActivity> | undefined;
+  load = fork(path.join(ROOT, 'bench/load.ts'), [outFile], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...env, BENCH_LOAD_CONFIG: JSON.stringify({ url: service.url, secret, peopleFile, factorMicro: String(f!.factor_micro), ...params }) },
+  });
+  load.on('message', (m: { type: string }) => {
+    if (m.type === 'window-start') {
+      rss.phase = 'load';
+      cpuStart = cpuSnapshot(service!.pid, load!.pid);
+      windowAt[0] = cpuStart.at - spawnedAt;
+      if (params.profile) stopPg = samplePgActivity(connect(adminUrl, 1), dbName);
+    } else if (m.type === 'window-end') {
+      cpuEnd = cpuSnapshot(service!.pid, load!.pid);
+      windowAt[1] = cpuEnd.at - spawnedAt;
+      rss.phase = 'after-load';
+    }
+  });
+  const code = await new Promise<number | null>((res) => load!.once('exit', res));
+  load = undefined;
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  const pgActivity = stopPg ? await stopPg() : undefined;
+  const finalRss = rss.sample();
+  const L = JSON.parse(readFileSync(outFile, 'utf8')) as {
+    wallMs: number; latencies: number[]; errors: string[]; generatedInWindow: number; pregeneratedEvents: number; avgEventBytes: number;
+    warmupEvents: number; uniqueEventsAcked: number; expected: Expected;
+    totals: { batches: number; sentEvents: number; freshSent: number; dupSent: number; accepted: number; duplicate: number; unattributed: number; rejected: number; bytes: number };
+  };
+
+  t = performance.now();
+  const checks: Check[] = L.errors.length ? [{ name: 'load errors', ok: false, expected: '0', actual: `${L.errors.length}: ${L.errors.slice(0, 3).join(' / ')}` }] : [];
+  if (service.died) checks.push({ name: 'service stayed up', ok: false, expected: 'running', actual: service.died });
+  checks.push(...await verify(sql, {
+    accepted: L.totals.accepted + L.warmupEvents,
+    duplicateReported: L.totals.duplicate,
+    duplicateSent: L.totals.dupSent,
+    uniqueSent: L.uniqueEventsAcked,
+    expected: L.expected,
+  }));
+  const verifyMs = performance.now() - t;
+  rss.stop();
+
+  const wallS = L.wallMs / 1000;
+  const lat = [...L.latencies].sort((a, b) => a - b);
+  const cpuS = cpuStart && cpuEnd ? (cpuEnd.at - cpuStart.at) / 1000 : NaN;
+  const cpu = cpuStart && cpuEnd ? {
+    windowSeconds: r1(cpuS),
+    serviceCores: +((cpuEnd.service - cpuStart.service) / cpuS).toFixed(2),
+    postgresCores: +((cpuEnd.postgres - cpuStart.postgres) / cpuS).toFixed(2),
+    loadGeneratorCores: +((cpuEnd.load - cpuStart.load) / cpuS).toFixed(2),
+    machineBusyCores: +((cpuEnd.machineBusy - cpuStart.machineBusy) / cpuS).toFixed(2),
+    // Anything else running on the machine during the window (it skews the numbers).
+    otherProcessesCores: +((cpuEnd.machineBusy - cpuStart.machineBusy - (cpuEnd.service - cpuStart.service) - (cpuEnd.postgres - cpuStart.postgres) - (cpuEnd.load - cpuStart.load)) / cpuS).toFixed(2),
+    stealCores: +((cpuEnd.steal - cpuStart.steal) / cpuS).toFixed(2),
+  } : null;
+  const result = {
+    at: new Date().toISOString(),
+    machine: machine(pgVersion),
+    method: {
+      ...params,
+      duplicatesPerBatch: Math.round(params.batchSize * params.dupRatio),
+      warmupEvents: L.warmupEvents,
+      avgEventBytes: L.avgEventBytes,
+      pregeneratedEvents: L.pregeneratedEvents,
+      eventsGeneratedDuringWindow: L.generatedInWindow,
+      transport: 'HTTP/1.1 keep-alive (node:http Agent), JSON array bodies',
+      service: 'node dist/service/index.js (esbuild bundle, as npm start), NODE_ENV=production, LOG_LEVEL=warn, JOBS_ENABLED=false, RATE_LIMIT_*_PER_MINUTE=1000000, DATABASE_POOL_SIZE default',
+    },
+    results: {
+      windowSeconds: +wallS.toFixed(2),
+      batches: L.totals.batches,
+      eventsSent: L.totals.sentEvents,
+      acceptedNew: L.totals.accepted,
+      duplicatesReported: L.totals.duplicate,
+      eventsPerSecBooked: Math.round(L.totals.accepted / wallS),
+      eventsPerSecReceived: Math.round(L.totals.sentEvents / wallS),
+      batchesPerSec: +(L.totals.batches / wallS).toFixed(1),
+      mbPerSec: +(L.totals.bytes / 2 ** 20 / wallS).toFixed(1),
+      latencyMs: { p50: r1(pct(lat, 50)), p95: r1(pct(lat, 95)), p99: r1(pct(lat, 99)), max: r1(lat.at(-1) ?? NaN) },
+      rssMb: { beforeLoad: MB(rssBefore), peakDuringLoad: MB(rss.peak('load')), peakOverall: MB(rss.peak()), final: MB(finalRss), samples: rss.samples.length },
+      cpu,
+      verifySeconds: r1(verifyMs / 1000),
+    },
+    checks,
+    targets: {} as Record<string, { target: string; measured: string | number; pass: boolean }>,
+    profile: params.profile ? { postgresActivity: pgActivity, serviceCpu: null as unknown } : undefined,
+  };
+  const R = result.results;
+  result.targets = {
+    eventsPerSecBooked: { target: `>= ${TARGETS.eventsPerSec}`, measured: R.eventsPerSecBooked, pass: R.eventsPerSecBooked >= TARGETS.eventsPerSec },
+    p99BatchLatencyMs: { target: `< ${TARGETS.p99Ms}`, measured: R.latencyMs.p99, pass: R.latencyMs.p99 < TARGETS.p99Ms },
+    peakRssMb: { target: `< ${TARGETS.rssMb}`, measured: R.rssMb.peakOverall, pass: R.rssMb.peakOverall < TARGETS.rssMb },
+    ledgerExact: { target: 'all checks', measured: `${checks.filter((c) => c.ok).length}/${checks.length}`, pass: checks.every((c) => c.ok) },
+  };
+
+  await sql.end({ timeout: 5 });
+  sql = undefined;
+  await service.stop();
+  if (params.profile && result.profile) result.profile.serviceCpu = summariseCpuProfile(profDir, windowAt[0], windowAt[1]);
+  writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  print(result);
+  if (!checks.every((c) => c.ok)) console.error(`--- tail of bench/results/service.log ---\n${readFileSync(path.join(RESULTS, 'service.log'), 'utf8').slice(-3000)}`);
+  // Correctness failures always fail the run; missed performance targets only with BENCH_STRICT=1.
+  return checks.every((c) => c.ok) && (env.BENCH_STRICT !== '1' || Object.values(result.targets).every((t) => t.pass));
+}
+
+function print(r: any) {
+  const m = r.machine, R = r.results;
+  console.log(`
+──────── ingestion benchmark ────────
+machine   ${m.nproc} CPU (${m.cpuModel}), ${m.totalMemoryMb} MB RAM, Node ${m.node}, PostgreSQL ${m.postgres}
+method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.method.duplicatesPerBatch} re-sent duplicates), ${r.method.concurrency} in flight, ${r.method.seconds} s window after ${r.method.warmupEvents} warm-up events, ~${r.method.avgEventBytes} B/event
+window    ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates
+rate      ${R.eventsPerSecBooked} events/s booked (${R.eventsPerSecReceived} received), ${R.batchesPerSec} batches/s, ${R.mbPerSec} MB/s
+latency   p50 ${R.latencyMs.p50} ms, p95 ${R.latencyMs.p95} ms, p99 ${R.latencyMs.p99} ms, max ${R.latencyMs.max} ms (send → 200)
+RSS       before ${R.rssMb.beforeLoad} MB, peak ${R.rssMb.peakOverall} MB, final ${R.rssMb.final} MB
+CPU       ${R.cpu ? `service ${R.cpu.serviceCores} cores, postgres ${R.cpu.postgresCores}, load generator ${R.cpu.loadGeneratorCores}, other processes ${R.cpu.otherProcessesCores}, machine busy ${R.cpu.machineBusyCores} of ${m.nproc}` : 'n/a'}${R.cpu && R.cpu.otherProcessesCores > 0.2 ? `\n          WARNING: other processes used ${R.cpu.otherProcessesCores} cores during the window: numbers are pessimistic` : ''}
+checks`);
+  for (const c of r.checks) console.log(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok ? '' : ` — expected ${c.expected}, got ${c.actual}`}`);
+  console.log('targets');
+  for (const [k, t] of Object.entries(r.targets) as [string, any][]) console.log(`  ${t.pass ? 'PASS' : 'FAIL'} ${k}: ${t.measured} (target ${t.target})`);
+  const P = r.profile;
+  if (P?.serviceCpu) {
+    console.log(`profile   service main thread during the window (% of samples, ${P.serviceCpu.samples} samples):`);
+    for (const a of P.serviceCpu.byActivity.slice(0, 8)) console.log(`  ${String(a.pct).padStart(5)}%  ${a.name}`);
+  }
+  if (P?.postgresActivity) {
+    console.log('profile   PostgreSQL, service connections (average number in each state, sampled every 10 ms):');
+    for (const a of P.postgresActivity.top.slice(0, 8)) console.log(`  ${String(a.connectionsAvg).padStart(5)}  ${a.what}`);
+  }
+  console.log(`written bench/results/latest.json${r.profile ? ' (with profile)' : ''}`);
+}
+
+main().then(
+  async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
+  async (e: unknown) => {
+    console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
+    try { console.error(`--- tail of bench/results/service.log ---\n${readFileSync(path.join(RESULTS, 'service.log'), 'utf8').slice(-3000)}`); } catch { /* no log */ }
+    await cleanup();
+    process.exit(1);
+  },
+);

@@ -45,7 +45,7 @@ export function createApp(deps: Deps) {
   api.route('/settings', settingsRoutes);
   api.route('/packs', packsRoutes);
   api.route('/payments', paymentsRoutes);
-  api.route('/', reportsRoutes);
+  api.route('/', reportsRoutes());
   api.route('/', alertsRoutes);
   app.route('/api', api);
 

@@ -26,6 +26,8 @@ export interface Deps {
   log: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Wake-ups for background workers (set by startJobs; no-ops otherwise). */
+  wake: { outbox(): void };
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     stripe: createStripe(config),
     log,
     clock: overrides.clock ?? systemClock,
+    wake: { outbox: () => {} },
     metrics: createMetrics(async (m) => {
       const [o] = await rows<{ n: string; age: number | null }>(
         database.db,

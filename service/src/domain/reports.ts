@@ -90,40 +90,44 @@ export async function listUnattributed(q: Queryable, input: { page: number; page
   );
 }
 
-/** Organisation-wide numbers for the overview. */
-export async function stats(q: Queryable, input: { now: Date; timeZone: string; periodStart: Date }) {
+/**
+ * Organisation-wide numbers for the overview. Period totals and top consumers come from the
+ * balances (one row per person, kept in step with every booking); only today's numbers and the
+ * call count read usage events, through the start_time index.
+ */
+export async function stats(q: Queryable, input: { now: Date; timeZone: string; periodStart: Date; period: string }) {
   const [people] = await rows<Record<string, string>>(
     q,
     sql`select count(*) filter (where u.status = 'active' and b.credit_state = 'ok') as active,
                count(*) filter (where u.status = 'active' and b.credit_state = 'warned') as warned,
                count(*) filter (where u.status = 'active' and b.credit_state = 'blocked') as blocked,
                count(*) filter (where u.status = 'suspended') as suspended,
-               count(*) filter (where u.status = 'deleted') as deleted
+               count(*) filter (where u.status = 'deleted') as deleted,
+               coalesce(sum(b.period_used_milli) filter (where b.period_start = ${input.period}), 0) as period_milli,
+               coalesce(sum(b.period_used_nano) filter (where b.period_start = ${input.period}), 0) as period_nano
         from users u join balances b on b.user_id = u.id`,
   );
   const dayStart = sql`date_trunc('day', ${input.now.toISOString()}::timestamptz at time zone ${input.timeZone}) at time zone ${input.timeZone}`;
   const [usage] = await rows<Record<string, string>>(
     q,
-    sql`select coalesce(sum(debit_milli) filter (where start_time >= ${dayStart}), 0) as today_milli,
-               coalesce(sum(cost_nano) filter (where start_time >= ${dayStart}), 0) as today_nano,
-               coalesce(sum(debit_milli), 0) as period_milli,
-               coalesce(sum(cost_nano), 0) as period_nano,
-               count(*) as period_calls
-        from usage_events where status = 'success' and start_time >= ${input.periodStart.toISOString()}::timestamptz`,
+    sql`select coalesce(sum(debit_milli) filter (where status = 'success'), 0) as today_milli,
+               coalesce(sum(cost_nano) filter (where status = 'success'), 0) as today_nano,
+               (select count(*) from usage_events where start_time >= ${input.periodStart.toISOString()}::timestamptz) as period_calls
+        from usage_events where start_time >= ${dayStart}`,
   );
   const [unattributed] = await rows<{ n: string }>(q, sql`select count(*) as n from usage_events where user_id is null`);
   const top = await rows<{ user_id: string; email: string; name: string; milli: string; nano: string }>(
     q,
-    sql`select e.user_id, u.email, u.name, sum(e.debit_milli) as milli, sum(e.cost_nano) as nano
-        from usage_events e join users u on u.id = e.user_id
-        where e.status = 'success' and e.start_time >= ${input.periodStart.toISOString()}::timestamptz
-        group by 1, 2, 3 order by 4 desc limit 10`,
+    sql`select b.user_id, u.email, u.name, b.period_used_milli as milli, b.period_used_nano as nano
+        from balances b join users u on u.id = b.user_id
+        where b.period_start = ${input.period} and b.period_used_milli > 0
+        order by b.period_used_milli desc, b.user_id limit 10`,
   );
   const n = (v: string | undefined) => Number(v ?? 0);
   return {
     people: { active: n(people?.active), warned: n(people?.warned), blocked: n(people?.blocked), suspended: n(people?.suspended), deleted: n(people?.deleted) },
     today: { credits: milliToCredits(n(usage?.today_milli)), usd: nanoToUsd(n(usage?.today_nano)) },
-    period: { credits: milliToCredits(n(usage?.period_milli)), usd: nanoToUsd(n(usage?.period_nano)), calls: n(usage?.period_calls) },
+    period: { credits: milliToCredits(n(people?.period_milli)), usd: nanoToUsd(n(people?.period_nano)), calls: n(usage?.period_calls) },
     unattributedEvents: n(unattributed?.n),
     topConsumers: top.map((t) => ({ userId: t.user_id, email: t.email, name: t.name, credits: milliToCredits(n(t.milli)), usd: nanoToUsd(n(t.nano)) })),
   };

@@ -24,6 +24,7 @@ export function requestContext(deps: Deps) {
     c.header('X-Request-Id', requestId);
     const start = performance.now();
     await next();
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) deps.wake.outbox();
     const seconds = (performance.now() - start) / 1000;
     const route = c.req.routePath || 'unmatched';
     deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });

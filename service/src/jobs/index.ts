@@ -61,10 +61,13 @@ export function startJobs(deps: Deps, opts: JobOptions = {}): Jobs {
   const timers = [periodic('rollover', opts.rolloverIntervalMs ?? 60_000, () => runRollover(deps))];
   if (deps.litellm) timers.push(periodic('reconcile', opts.reconcileIntervalMs ?? 10 * 60_000, () => reconcile(deps)));
 
+  // A committed mutation may have queued outbox work: look now rather than at the next poll.
+  deps.wake.outbox = () => wake?.();
   return {
     kick: () => wake?.(),
     async stop() {
       stopped = true;
+      deps.wake.outbox = () => {};
       timers.forEach(clearInterval);
       wake?.();
       await outboxLoop;

@@ -68,7 +68,10 @@ async function main() {
     LOG_LEVEL: 'warn', JOBS_ENABLED: 'false', NODE_ENV: 'production',
     // Seeding 1000 people is not what we measure, and one sender must not be throttled here.
     RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
-  }, path.join(RESULTS, 'service.log'), params.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  }, path.join(RESULTS, 'service.log'), [
+    ...(params.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    ...(env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean), // e.g. V8 heap flags to compare
+  ]);
   const rss = new RssSampler(service.pid);
   console.log(`bench: service pid ${service.pid} on ${service.url}, RSS ${MB(rss.sample())} MB`);
 

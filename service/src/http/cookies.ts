@@ -1,3 +1,4 @@
+import { deleteCookie, getCookie } from 'hono/cookie';
 import type { Context } from 'hono';
 import type { AppEnv } from './env.js';
 
@@ -10,4 +11,12 @@ export function secureCookies(c: Context): boolean {
   if (config.COOKIE_SECURE !== 'auto') return config.COOKIE_SECURE === 'true';
   if (new URL(c.req.url).protocol === 'https:') return true;
   return config.TRUST_PROXY && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+}
+
+/** Sign out: end the session the cookie names (if any) and clear it and its CSRF companion. */
+export async function endSession(c: Context, cookie: { name: string; path: string }, csrfCookie: string, end: (token: string) => Promise<void>) {
+  const token = getCookie(c, cookie.name);
+  if (token) await end(token);
+  deleteCookie(c, cookie.name, { path: cookie.path });
+  deleteCookie(c, csrfCookie, { path: '/' });
 }

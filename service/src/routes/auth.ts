@@ -1,13 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { setCookie } from 'hono/cookie';
 import { randomBytes } from 'node:crypto';
 import { createAdmin, listAdmins } from '../domain/auth/admins.js';
 import { login, logout } from '../domain/auth/sessions.js';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/auth/tokens.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp, CSRF_COOKIE, SESSION_COOKIE } from '../http/middleware.js';
-import { secureCookies } from '../http/cookies.js';
+import { endSession, secureCookies } from '../http/cookies.js';
 import { authErrors, conflictError, IdParam, json, jsonBody, notFoundError } from './schemas.js';
 
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
@@ -57,10 +57,7 @@ export const authRoutes = createRouter()
   .openapi(
     createRoute({ method: 'post', path: '/logout', tags, responses: { 200: json(z.object({ ok: z.boolean() }), 'Logged out'), ...authErrors } }),
     async (c) => {
-      const token = getCookie(c, SESSION_COOKIE);
-      if (token) await logout(c.get('deps').db, token);
-      deleteCookie(c, SESSION_COOKIE, { path: '/' });
-      deleteCookie(c, CSRF_COOKIE, { path: '/' });
+      await endSession(c, { name: SESSION_COOKIE, path: '/' }, CSRF_COOKIE, (t) => logout(c.get('deps').db, t));
       return c.json({ ok: true }, 200);
     },
   )

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { setCookie } from 'hono/cookie';
+import { endSession } from '../http/cookies.js';
 import { randomBytes } from 'node:crypto';
 import { listAlerts } from '../domain/alerts/list.js';
 import { rotateKey } from '../domain/keys.js';
@@ -100,10 +101,7 @@ portalRoutes
   .openapi(
     createRoute({ method: 'post', path: '/logout', tags, security: [{ portalSession: [] }], responses: { 200: json(z.object({ ok: z.boolean() }), 'Signed out'), ...portalErrors } }),
     async (c) => {
-      const token = getCookie(c, PORTAL_COOKIE);
-      if (token) await logoutPortal(c.get('deps').db, token);
-      deleteCookie(c, PORTAL_COOKIE, { path: PORTAL_COOKIE_PATH });
-      deleteCookie(c, PORTAL_CSRF_COOKIE, { path: '/' });
+      await endSession(c, { name: PORTAL_COOKIE, path: PORTAL_COOKIE_PATH }, PORTAL_CSRF_COOKIE, (t) => logoutPortal(c.get('deps').db, t));
       return c.json({ ok: true }, 200);
     },
   )

@@ -83,7 +83,7 @@ export default function Overview() {
                       <Show when={ready()} fallback={<Badge>?</Badge>}>
                         {(r) => (
                           <Show
-                            when={r().checks.litellm?.detail !== 'not configured'}
+                            when={r().checks.litellm?.configured !== false}
                             fallback={<Badge tone="warn">{t('overview.notConfigured')}</Badge>}
                           >
                             <Badge tone={r().checks.litellm?.ok ? 'ok' : 'bad'}>
@@ -91,9 +91,6 @@ export default function Overview() {
                             </Badge>
                           </Show>
                         )}
-                      </Show>
-                      <Show when={ready()?.checks.litellm?.detail && ready()?.checks.litellm?.detail !== 'not configured'}>
-                        <span class="muted small"> {ready()?.checks.litellm?.detail}</span>
                       </Show>
                     </dd>
                     <dt>{t('overview.outbox')}</dt>

@@ -18,7 +18,7 @@ import { ROOT, startService, type Proc } from './support/processes.js';
 
 /**
  * The bad-input sweep (issue 6): requests generated from /api/openapi.json by schemathesis
- * (pinned in tools/setup-schemathesis.sh, its own venv .venv-tools) against the real service
+ * (pinned in tools/schemathesis-requirements.txt, its own venv .venv-tools) against the real service
  * process on 127.0.0.1. Invalid input to every operation, nasty-but-valid input to every
  * read-only one, hand-picked inputs that once answered 500, and garbage webhook bodies:
  * no answer may be 5xx, and the data must not change.

@@ -13,7 +13,10 @@ export async function alertThresholds(q: Queryable): Promise<number[]> {
 }
 
 /** The lowest threshold under 100 %, in basis points: from there a person is `warned`. */
+export function warnBpOf(thresholds: number[]): number {
+  return Math.round((thresholds.filter((v) => v < 100)[0] ?? 100) * 100);
+}
+
 export async function warnThresholdBp(q: Queryable): Promise<number> {
-  const t = (await alertThresholds(q)).filter((v) => v < 100);
-  return Math.round((t[0] ?? 100) * 100);
+  return warnBpOf(await alertThresholds(q));
 }

@@ -5,7 +5,7 @@ import type { BalanceChangeDeps } from '../balance-change.js';
 import { percentUsedBp } from '../balance.js';
 import { creditStateSql } from '../ledger.js';
 import { nanoToMilliCredits } from '../money.js';
-import { DEFAULT_THRESHOLDS } from '../thresholds.js';
+import { DEFAULT_THRESHOLDS, warnBpOf } from '../thresholds.js';
 import { parseUsageItem, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
@@ -178,7 +178,7 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         debitMilli: v.debit_milli,
         startTime: v.start_time,
       })),
-      { factorMicro, now, thresholdsBp: thresholds.map((t) => Math.round(t * 100)) },
+      { factorMicro, now, thresholdsBp: thresholds.map((t) => Math.round(t * 100)), warnBp: warnBpOf(thresholds) },
     );
     result.alertsFired = await evaluateAlerts(
       tx,
@@ -206,7 +206,7 @@ interface Billable {
  * (with their new state) and the keys' booked spend in one statement.
  * Returns the people whose usage crossed an alert threshold (usage only ever raises it).
  */
-async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; thresholdsBp: number[] }): Promise<string[]> {
+async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; thresholdsBp: number[]; warnBp: number }): Promise<string[]> {
   const userIds = [...new Set(items.map((i) => i.userId))].sort();
   const locked = await rows<{ user_id: string; monthly_milli: string | number; period_start: string }>(
     tx,
@@ -248,7 +248,6 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
 
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.dm + v.dt)`;
-  const warnBp = ctx.thresholdsBp.filter((t) => t < 10_000)[0] ?? 10_000;
   const after = await rows<{ user_id: string; used: string; remaining: string; delta: string }>(tx, sql`
     with ledger as (
       insert into ledger_entries (user_id, kind, amount_milli, monthly_milli, topup_milli, usd_nano, factor_micro, period_start,
@@ -269,7 +268,7 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
       period_used_milli = ${used},
       period_used_nano = b.period_used_nano + v.nano,
       last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
-      credit_state = ${creditStateSql(remaining, used, warnBp)},
+      credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
       updated_at = ${nowIso}::timestamptz
     from json_to_recordset(${JSON.stringify([...perUser.values()])}::json) as v(user_id text, dm bigint, dt bigint, nano bigint, last timestamptz)
     where b.user_id = v.user_id

@@ -8,17 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check, type Expected, type Sql } from './lib/db.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { samplePgActivity, summariseCpuProfile } from './lib/profile.js';
 import { seedPeople } from './lib/seed.js';
+import { env, num, RESULTS, ROOT } from './lib/env.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-process.chdir(ROOT);
-const RESULTS = path.join(ROOT, 'bench/results');
-const env = process.env;
-const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
 const params = {
   people: num('BENCH_PEOPLE', 1000),
   seconds: num('BENCH_SECONDS', 30),

@@ -17,19 +17,14 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startLiteLLMFake, type LiteLLMFake } from '../service/test/support/litellm-fake.js';
 import { startResendCapture, type CapturedMail } from '../service/test/support/resend-capture.js';
 import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check, type Expected, type Sql } from './lib/db.js';
 import { buildEvent, costNanoOf, milliOf } from './lib/events.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { apiToken, createPeopleWithKeys, type KeyedPerson } from './lib/seed.js';
+import { env, num, RESULTS, ROOT } from './lib/env.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-process.chdir(ROOT);
-const RESULTS = path.join(ROOT, 'bench/results');
-const env = process.env;
-const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
 const params = {
   people: num('BENCH_PEOPLE', 200),
   plan: env.BENCH_PLAN ?? 'enterprise', // headroom: the heaviest people of the ingestion phase must not run out

@@ -81,12 +81,4 @@ export async function one<T>(q: Queryable, query: SQL): Promise<T | undefined> {
   return (await rows<T>(q, query))[0];
 }
 
-/** int8/numeric come back as strings or bigints depending on the driver. */
-export function num(v: unknown): number {
-  if (v === null || v === undefined) return 0;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${String(v)}`);
-  return n;
-}
-
 export { sql };

@@ -19,8 +19,6 @@
  * Intermediate products use BigInt; results are checked to be safe JS integers.
  */
 
-export const MILLI_PER_CREDIT = 1000n;
-export const NANO_PER_USD = 1_000_000_000n;
 const MICRO = 1_000_000n;
 
 /** f is bounded: above 1000 µUSD/credit (0.1 cent per token) is certainly a typo. */

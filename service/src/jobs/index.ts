@@ -6,8 +6,6 @@ import { reconcile } from './reconcile.js';
 import { releaseLease, tryLease } from './lease.js';
 
 export interface Jobs {
-  /** Wake the outbox worker now (after a commit that queued something). */
-  kick(): void;
   stop(): Promise<void>;
 }
 
@@ -64,7 +62,6 @@ export function startJobs(deps: Deps, opts: JobOptions = {}): Jobs {
   // A committed mutation may have queued outbox work: look now rather than at the next poll.
   deps.wake.outbox = () => wake?.();
   return {
-    kick: () => wake?.(),
     async stop() {
       stopped = true;
       deps.wake.outbox = () => {};

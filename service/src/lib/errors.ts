@@ -36,4 +36,3 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError('not_found', `${what} not found`);
 export const conflict = (message: string) => new ApiError('conflict', message);
-export const invalid = (message: string, details?: unknown) => new ApiError('validation_error', message, details);

@@ -1,0 +1,10 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Shared by the scenarios: run from the repository root, results under bench/results. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+process.chdir(ROOT);
+export const RESULTS = path.join(ROOT, 'bench/results');
+export const env = process.env;
+/** A numeric BENCH_* setting with its default. */
+export const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);

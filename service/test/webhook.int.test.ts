@@ -176,6 +176,43 @@ describe('POST /webhooks/litellm', () => {
     await expectLedgerConsistent(ctx.deps.db);
   });
 
+  it('splits each entry of one batch between monthly and top-up in batch order, per person', async () => {
+    const a = await person();
+    const b = await person();
+    for (const p of [a, b]) {
+      const top = await ctx.api('POST', `/api/users/${p.id}/credits`, { amount: 500, reason: 'test' }, { headers: { 'idempotency-key': uniq() } });
+      expect(top.status).toBe(201);
+    }
+    await ctx.webhook([payload(a.hash, 999 * COST_1000_CREDITS), payload(b.hash, 999.5 * COST_1000_CREDITS)]);
+    // a: 1,000 monthly + 500 top-up left; b: 500 + 500. One batch, the two people interleaved.
+    const batch = [
+      payload(a.hash, 0.6 * COST_1000_CREDITS),
+      payload(b.hash, 0.2 * COST_1000_CREDITS),
+      payload(a.hash, 0.6 * COST_1000_CREDITS),
+      payload(b.hash, 0.4 * COST_1000_CREDITS),
+      payload(a.hash, 0.3 * COST_1000_CREDITS),
+      payload(b.hash, 0.1 * COST_1000_CREDITS),
+    ];
+    expect(await (await ctx.webhook(batch)).json()).toEqual({ accepted: 6, duplicate: 0, unattributed: 0, rejected: 0 });
+    const split = await rows<{ user_id: string; monthly_milli: string; topup_milli: string }>(
+      ctx.deps.db,
+      sql`select l.user_id, l.monthly_milli::text, l.topup_milli::text from ledger_entries l join usage_events u on u.id = l.usage_event_id
+          where l.user_id in (${a.id}, ${b.id}) and u.litellm_call_id in (${sql.join(batch.map((p) => sql`${p.litellm_call_id as string}`), sql`, `)})
+          order by l.id`,
+    );
+    expect(split.map((r) => [r.user_id, Number(r.monthly_milli), Number(r.topup_milli)])).toEqual([
+      [a.id, -600_000, 0],
+      [b.id, -200_000, 0],
+      [a.id, -400_000, -200_000],
+      [b.id, -300_000, -100_000],
+      [a.id, 0, -300_000],
+      [b.id, 0, -100_000],
+    ]);
+    expect(await balanceOf(ctx.deps.db, a.id)).toMatchObject({ monthly: 0, topup: 0, state: 'blocked' });
+    expect(await balanceOf(ctx.deps.db, b.id)).toMatchObject({ monthly: 0, topup: 300_000 });
+    await expectLedgerConsistent(ctx.deps.db);
+  });
+
   it('rejects a wrong or missing secret with 401 and books nothing', async () => {
     const p = await person();
     for (const secret of ['wrong-secret-wrong-secret', '']) {

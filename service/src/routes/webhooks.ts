@@ -2,13 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { splitBody } from '../domain/usage/parse.js';
-import { ingestUsage } from '../domain/usage/ingest.js';
+import { bookUsage, prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { createHmac } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
 import { clientIp, enforceRateLimit } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
 import { ErrorSchema, json } from './schemas.js';
+import type { Deps } from '../deps.js';
 
 const Counts = z.object({ accepted: z.number(), duplicate: z.number(), unattributed: z.number(), rejected: z.number() }).openapi('IngestCounts');
 const err = (d: string) => json(ErrorSchema, d);
@@ -48,18 +49,25 @@ export function webhookRoutes(maxBodyBytes: number) {
   const router = createRouter();
   router.use('/litellm', webhookAuth, limit);
   return router.openapi(route, async (c) => {
-      const deps = c.get('deps');
-      const text = await c.req.text();
-      if (deps.config.WEBHOOK_SIGNING_SECRET) verifySignature(c.req.header('x-companion-signature'), text, deps.config.WEBHOOK_SIGNING_SECRET, deps.clock.now());
-      const split = splitBody(text);
-      if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
-      const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
-      const { alertsFired, ...counts } = await ingestUsage(deps, split.items, { source, badLines: split.badLines });
-      for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);
-      if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
-      c.get('log').debug({ ...counts, alertsFired }, 'usage batch booked');
-      return c.json(counts, 200);
-    });
+    const deps = c.get('deps');
+    // Read from the raw request, not c.req.text(), which would keep the body cached on the context
+    // until the response: parsed and dropped before the first database wait, a megabyte body dies
+    // young (see bench/).
+    const batch = readBatch(deps, new TextDecoder().decode(await c.req.raw.arrayBuffer()), c.req.header('x-companion-signature'));
+    const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
+    const { alertsFired, ...counts } = await bookUsage(deps, batch, { source });
+    for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);
+    if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
+    c.get('log').debug({ ...counts, alertsFired }, 'usage batch booked');
+    return c.json(counts, 200);
+  });
+}
+
+function readBatch(deps: Deps, text: string, signature: string | undefined): UsageBatch {
+  if (deps.config.WEBHOOK_SIGNING_SECRET) verifySignature(signature, text, deps.config.WEBHOOK_SIGNING_SECRET, deps.clock.now());
+  const split = splitBody(text);
+  if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
+  return prepareUsage(split.items, split.badLines);
 }
 
 const SIGNATURE_TOLERANCE_SECONDS = 300;

@@ -6,7 +6,7 @@ import { percentUsedBp } from '../balance.js';
 import { creditStateSql } from '../ledger.js';
 import { nanoToMilliCredits } from '../money.js';
 import { DEFAULT_THRESHOLDS, warnBpOf } from '../thresholds.js';
-import { parseUsageItem, type UsageItem } from './parse.js';
+import { parseUsageItem, storableJson, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
   accepted: number;
@@ -21,8 +21,6 @@ export interface IngestResult extends IngestCounts {
 
 export interface IngestOptions {
   source: string;
-  /** NDJSON lines that were not JSON: dead-lettered with the batch. */
-  badLines?: string[];
   /** Set by the reconciler for calls LiteLLM knew and we had missed. */
   recovered?: boolean;
 }
@@ -32,7 +30,8 @@ const MAX_DEAD_LETTER_CHARS = 64 * 1024;
 function snippet(v: unknown): string {
   let s: string;
   try {
-    s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+    const safe = storableJson(v);
+    s = typeof safe === 'string' ? safe : (JSON.stringify(safe) ?? String(safe));
   } catch {
     s = String(v);
   }
@@ -46,6 +45,41 @@ interface Lookup {
   recovered: { key_hash: string; provider_id: string }[] | null;
 }
 
+/** A webhook body parsed into what will be booked; holds no reference to the raw payloads. */
+export interface UsageBatch {
+  good: UsageItem[];
+  dead: { reason: string; payload: string }[];
+  /** Repeats of a call earlier in the same batch. */
+  duplicate: number;
+}
+
+/**
+ * Parse raw StandardLoggingPayloads (and NDJSON lines that were not JSON) into a batch, in one
+ * synchronous pass: the caller can drop the parsed body before waiting on the database, so a
+ * megabyte of request JSON never outlives the parse.
+ */
+export function prepareUsage(raws: unknown[], badLines: string[] = []): UsageBatch {
+  const good: UsageItem[] = [];
+  const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(line) }));
+  const seen = new Set<string>();
+  let duplicate = 0;
+  for (const raw of raws) {
+    const r = parseUsageItem(raw);
+    if (!r.ok) dead.push({ reason: r.reason, payload: snippet(raw) });
+    else if (seen.has(r.item.dedupKey)) duplicate++;
+    else {
+      seen.add(r.item.dedupKey);
+      good.push(r.item);
+    }
+  }
+  return { good, dead, duplicate };
+}
+
+/** Parse and book raw payloads: `bookUsage(prepareUsage(raws))`. */
+export function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[], opts: IngestOptions & { badLines?: string[] }): Promise<IngestResult> {
+  return bookUsage(deps, prepareUsage(raws, opts.badLines), opts);
+}
+
 /**
  * Book a batch of LiteLLM usage events, all or nothing, in one transaction:
  * each new call once (unique dedup key), one usage debit per billable call (monthly allowance
@@ -56,20 +90,11 @@ interface Lookup {
  * The hot path: every statement has constant text and one JSON parameter per row set
  * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
  */
-export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[], opts: IngestOptions): Promise<IngestResult> {
-  const good: UsageItem[] = [];
-  const dead: { reason: string; payload: unknown }[] = (opts.badLines ?? []).map((line) => ({ reason: 'line is not valid JSON', payload: line }));
-  const seen = new Set<string>();
-  let duplicate = 0;
-  for (const raw of raws) {
-    const r = parseUsageItem(raw);
-    if (!r.ok) dead.push({ reason: r.reason, payload: raw });
-    else if (seen.has(r.item.dedupKey)) duplicate++;
-    else {
-      seen.add(r.item.dedupKey);
-      good.push(r.item);
-    }
-  }
+export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
+  // Released once the rows are serialised: only their JSON text waits on the database.
+  let good: UsageItem[] | null = batch.good;
+  const dead = [...batch.dead];
+  const duplicate = batch.duplicate;
   const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
   const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
 
@@ -81,9 +106,9 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
       result.rejected = dead.length;
       await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
         select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
-        from json_to_recordset(${JSON.stringify(dead.map((d) => ({ reason: d.reason, payload: snippet(d.payload) })))}::json) as x(reason text, payload text)`);
+        from json_to_recordset(${JSON.stringify(dead)}::json) as x(reason text, payload text)`);
     };
-    if (good.length === 0) {
+    if (good!.length === 0) {
       await deadLetter();
       return result;
     }
@@ -106,7 +131,7 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
     const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
 
     const rowsIn = [];
-    for (const g of good) {
+    for (const g of good!) {
       if (recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
         result.duplicate++;
         continue;
@@ -117,7 +142,7 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0;
       } catch (e) {
         // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
-        dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: g });
+        dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
         continue;
       }
       rowsIn.push({
@@ -141,48 +166,27 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
         metadata: g.metadata,
       });
     }
+    good = null;
+    const count = rowsIn.length;
+    const rowsJson = JSON.stringify(rowsIn);
+    rowsIn.length = 0;
     await deadLetter();
-    if (rowsIn.length === 0) return result;
+    if (count === 0) return result;
 
-    const inserted = await rows<{ id: string | number; dedup_key: string }>(
-      tx,
-      sql`insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
-            model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
-            recovered, metadata, created_at)
-          select x.dedup_key, x.litellm_call_id, x.provider_id, x.key_hash, x.key_id, x.user_id, x.status, x.call_type, x.model,
-            x.model_group, x.prompt_tokens, x.completion_tokens, x.total_tokens, x.cost_nano, x.debit_milli, x.start_time, x.end_time,
-            ${opts.source}, ${opts.recovered ?? false}, x.metadata, ${now.toISOString()}::timestamptz
-          from json_to_recordset(${JSON.stringify(rowsIn)}::json) as x(dedup_key text, litellm_call_id text, provider_id text,
-            key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
-            completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
-            end_time timestamptz, metadata jsonb)
-          on conflict (dedup_key) do nothing
-          returning id, dedup_key`,
-    );
-    const idByKey = new Map(inserted.map((r) => [r.dedup_key, Number(r.id)]));
-    const fresh = rowsIn.filter((v) => idByKey.has(v.dedup_key));
-    result.duplicate += rowsIn.length - fresh.length;
-    result.unattributed = fresh.filter((v) => v.user_id === null).length;
-    result.accepted = fresh.length - result.unattributed;
-
-    const billable = fresh.filter((v) => v.user_id !== null && v.cost_nano > 0);
-    if (billable.length === 0) return result;
-    const crossed = await bookDebits(
-      tx,
-      billable.map((v) => ({
-        userId: v.user_id!,
-        keyId: v.key_id!,
-        eventId: idByKey.get(v.dedup_key)!,
-        dedupKey: v.dedup_key,
-        costNano: v.cost_nano,
-        debitMilli: v.debit_milli,
-        startTime: v.start_time,
-      })),
-      { factorMicro, now, thresholdsBp: thresholds.map((t) => Math.round(t * 100)), warnBp: warnBpOf(thresholds) },
-    );
+    const booked = await bookEvents(tx, rowsJson, {
+      source: opts.source,
+      recovered: opts.recovered ?? false,
+      factorMicro,
+      now,
+      thresholdsBp: thresholds.map((t) => Math.round(t * 100)),
+      warnBp: warnBpOf(thresholds),
+    });
+    result.duplicate += count - booked.inserted;
+    result.unattributed = booked.unattributed;
+    result.accepted = booked.inserted - booked.unattributed;
     result.alertsFired = await evaluateAlerts(
       tx,
-      crossed,
+      booked.crossed,
       { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY) },
       thresholds,
     );
@@ -190,90 +194,99 @@ export async function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: un
   });
 }
 
-interface Billable {
-  userId: string;
-  keyId: string;
-  eventId: number;
-  dedupKey: string;
-  costNano: number;
-  debitMilli: number;
-  startTime: string | null;
+interface BookContext {
+  source: string;
+  recovered: boolean;
+  factorMicro: number;
+  now: Date;
+  thresholdsBp: number[];
+  warnBp: number;
+}
+
+interface Booked {
+  /** New events stored (the rest were already booked). */
+  inserted: number;
+  /** Of those, events whose key is not ours. */
+  unattributed: number;
+  /** People whose usage crossed an alert threshold (usage only ever raises it). */
+  crossed: string[];
 }
 
 /**
- * Lock the balances (in a fixed order: no deadlocks between concurrent batches), split each
- * debit between the monthly and top-up buckets, then write the ledger entries, the balances
- * (with their new state) and the keys' booked spend in one statement.
- * Returns the people whose usage crossed an alert threshold (usage only ever raises it).
+ * Store the events and book their debits in ONE statement, so the balance locks are held for as
+ * short a time as possible (no round trip to this process while they are held, only the commit):
+ *  1. insert the events, skipping dedup keys already stored;
+ *  2. lock the balances of the people billed by the new ones, in a fixed order (no deadlocks
+ *     between concurrent batches);
+ *  3. split each debit between the monthly and top-up buckets in event order: an entry takes what
+ *     is left of the monthly bucket (never below zero) after the person's earlier entries, the
+ *     rest from top-ups (which may go negative: debt, if LiteLLM overshot);
+ *  4. write the ledger entries, the keys' booked spend and the balances with their new state.
+ * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
+ * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
  */
-async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: number; now: Date; thresholdsBp: number[]; warnBp: number }): Promise<string[]> {
-  const userIds = [...new Set(items.map((i) => i.userId))].sort();
-  const locked = await rows<{ user_id: string; monthly_milli: string | number; period_start: string }>(
-    tx,
-    sql`select user_id, monthly_milli, period_start::text as period_start from balances
-        where user_id in (select json_array_elements_text(${JSON.stringify(userIds)}::json))
-        order by user_id for update`,
-  );
-  const monthlyLeft = new Map(locked.map((b) => [b.user_id, Math.max(0, Number(b.monthly_milli))]));
-  const period = new Map(locked.map((b) => [b.user_id, b.period_start]));
+async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Promise<Booked> {
   const nowIso = ctx.now.toISOString();
-
-  const perUser = new Map<string, { user_id: string; dm: number; dt: number; nano: number; last: string }>();
-  const perKey = new Map<string, number>();
-  const entries = items.map((i) => {
-    const left = monthlyLeft.get(i.userId) ?? 0;
-    const fromMonthly = Math.min(left, i.debitMilli);
-    monthlyLeft.set(i.userId, left - fromMonthly);
-    const u = perUser.get(i.userId) ?? { user_id: i.userId, dm: 0, dt: 0, nano: 0, last: '' };
-    u.dm += fromMonthly;
-    u.dt += i.debitMilli - fromMonthly;
-    u.nano += i.costNano;
-    const at = i.startTime ?? nowIso;
-    if (at > u.last) u.last = at;
-    perUser.set(i.userId, u);
-    perKey.set(i.keyId, (perKey.get(i.keyId) ?? 0) + i.costNano);
-    return {
-      user_id: i.userId,
-      amount: -i.debitMilli,
-      monthly: -fromMonthly,
-      topup: -(i.debitMilli - fromMonthly),
-      usd: i.costNano,
-      period: period.get(i.userId)!,
-      idem: `usage:${i.eventId}`,
-      event_id: i.eventId,
-      key_id: i.keyId,
-    };
-  });
-  const keyRows = [...perKey].map(([id, nano]) => ({ id, nano }));
-
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.dm + v.dt)`;
-  const after = await rows<{ user_id: string; used: string; remaining: string; delta: string }>(tx, sql`
-    with ledger as (
+  const [out] = await rows<{ inserted: number; unattributed: number; billed: number; balances: { user_id: string; used: string; remaining: string; delta: string }[] | null }>(tx, sql`
+    with ins as (
+      insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
+        model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
+        recovered, metadata, created_at)
+      select x.dedup_key, x.litellm_call_id, x.provider_id, x.key_hash, x.key_id, x.user_id, x.status, x.call_type, x.model,
+        x.model_group, x.prompt_tokens, x.completion_tokens, x.total_tokens, x.cost_nano, x.debit_milli, x.start_time, x.end_time,
+        ${ctx.source}, ${ctx.recovered}, x.metadata, ${nowIso}::timestamptz
+      from json_to_recordset(${rowsJson}::json) as x(dedup_key text, litellm_call_id text, provider_id text,
+        key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
+        completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
+        end_time timestamptz, metadata jsonb)
+      on conflict (dedup_key) do nothing
+      returning id, user_id, key_id, cost_nano, debit_milli, coalesce(start_time, ${nowIso}::timestamptz) as at),
+    e as (select * from ins where user_id is not null and cost_nano > 0),
+    locked as (
+      select b.user_id, greatest(b.monthly_milli, 0) as monthly_left, b.period_start from balances b
+      where b.user_id in (select user_id from e)
+      order by b.user_id for update),
+    split as (
+      select e.*, l.period_start,
+        least(e.debit_milli, greatest(l.monthly_left - (sum(e.debit_milli) over (partition by e.user_id order by e.id) - e.debit_milli), 0))
+          as from_monthly
+      from e join locked l on l.user_id = e.user_id),
+    ledger as (
       insert into ledger_entries (user_id, kind, amount_milli, monthly_milli, topup_milli, usd_nano, factor_micro, period_start,
         idempotency_key, usage_event_id, key_id, actor, created_at)
-      select x.user_id, 'usage', x.amount, x.monthly, x.topup, x.usd, ${ctx.factorMicro}, x.period, x.idem, x.event_id, x.key_id,
-        'litellm', ${nowIso}::timestamptz
-      from json_to_recordset(${JSON.stringify(entries)}::json) as x(user_id text, amount bigint, monthly bigint, topup bigint,
-        usd bigint, period date, idem text, event_id bigint, key_id text)
+      select s.user_id, 'usage', -s.debit_milli, -s.from_monthly, s.from_monthly - s.debit_milli, s.cost_nano, ${ctx.factorMicro},
+        s.period_start, 'usage:' || s.id, s.id, s.key_id, 'litellm', ${nowIso}::timestamptz
+      from split s order by s.id
       returning 1),
     spend as (
-      update keys as k set spend_nano = k.spend_nano + v.nano
-      from json_to_recordset(${JSON.stringify(keyRows)}::json) as v(id text, nano bigint)
-      where k.id = v.id
-      returning 1)
-    update balances as b set
-      monthly_milli = b.monthly_milli - v.dm,
-      topup_milli = b.topup_milli - v.dt,
-      period_used_milli = ${used},
-      period_used_nano = b.period_used_nano + v.nano,
-      last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
-      credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
-      updated_at = ${nowIso}::timestamptz
-    from json_to_recordset(${JSON.stringify([...perUser.values()])}::json) as v(user_id text, dm bigint, dt bigint, nano bigint, last timestamptz)
-    where b.user_id = v.user_id
-    returning b.user_id, b.period_used_milli as used, b.monthly_milli + b.topup_milli as remaining, v.dm + v.dt as delta`);
-  return after
+      update keys as k set spend_nano = k.spend_nano + x.nano
+      from (select key_id, sum(cost_nano) as nano from e group by key_id) as x
+      where k.id = x.key_id
+      returning 1),
+    v as (
+      select user_id, sum(from_monthly) as dm, sum(debit_milli - from_monthly) as dt, sum(cost_nano) as nano, max(at) as last
+      from split group by user_id),
+    bal as (
+      update balances as b set
+        monthly_milli = b.monthly_milli - v.dm,
+        topup_milli = b.topup_milli - v.dt,
+        period_used_milli = ${used},
+        period_used_nano = b.period_used_nano + v.nano,
+        last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
+        credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
+        updated_at = ${nowIso}::timestamptz
+      from v
+      where b.user_id = v.user_id
+      returning b.user_id, b.period_used_milli::text as used, (b.monthly_milli + b.topup_milli)::text as remaining, (v.dm + v.dt)::text as delta)
+    select (select count(*) from ins)::int as inserted,
+           (select count(*) from ins where user_id is null)::int as unattributed,
+           (select count(distinct user_id) from e)::int as billed,
+           (select json_agg(bal) from bal) as balances`);
+  const balances = out!.balances ?? [];
+  if (balances.length !== Number(out!.billed)) throw new Error('usage booking: a billed person has no balance row');
+  const crossed = balances
     .filter((r) => {
       const delta = Number(r.delta);
       const before = percentUsedBp(Number(r.used) - delta, Number(r.remaining) + delta);
@@ -281,4 +294,5 @@ async function bookDebits(tx: Queryable, items: Billable[], ctx: { factorMicro: 
       return ctx.thresholdsBp.some((t) => before < t && now >= t);
     })
     .map((r) => r.user_id);
+  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), crossed };
 }

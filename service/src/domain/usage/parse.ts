@@ -98,9 +98,9 @@ export function parseUsageItem(raw: unknown): ParseResult {
     : `h:${sha256Hex([providerId, p.startTime ?? '', keyHash ?? '', callType ?? ''].join('|'))}`;
 
   const metadata: Record<string, unknown> = {};
-  for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = meta[k];
-  if (p.end_user) metadata.end_user = p.end_user;
-  if (status === 'failure' && p.error_information) metadata.error_information = p.error_information;
+  for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = storableJson(meta[k], 1);
+  if (p.end_user) metadata.end_user = storableJson(p.end_user, 1);
+  if (status === 'failure' && p.error_information) metadata.error_information = storableJson(p.error_information, 1);
 
   return {
     ok: true,
@@ -132,8 +132,9 @@ export function parseUsageItem(raw: unknown): ParseResult {
 export function splitBody(text: string): { items: unknown[]; badLines: string[] } | null {
   const trimmed = text.trim();
   if (trimmed === '') return null;
+  const storable = mayHoldUnstorable(trimmed) ? (v: unknown) => storableJson(v, 0) : (v: unknown) => v;
   try {
-    const parsed: unknown = storableJson(JSON.parse(trimmed), 0);
+    const parsed: unknown = storable(JSON.parse(trimmed));
     return { items: Array.isArray(parsed) ? parsed : [parsed], badLines: [] };
   } catch {
     const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
@@ -142,13 +143,23 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
     const badLines: string[] = [];
     for (const line of lines) {
       try {
-        items.push(storableJson(JSON.parse(line), 0));
+        items.push(storable(JSON.parse(line)));
       } catch {
         badLines.push(storableString(line));
       }
     }
     return items.length === 0 ? null : { items, badLines };
   }
+}
+
+/**
+ * JSON text can only produce a NUL or a lone surrogate through a `\u0000` or `\uD8xx`–`\uDFxx`
+ * escape (raw control characters are invalid JSON, and decoded UTF-8 never holds a lone
+ * surrogate): a body without one needs no repair walk, which is the hot path. Deep nesting is cut
+ * where nested values are kept (metadata, dead letters), not here.
+ */
+function mayHoldUnstorable(text: string): boolean {
+  return /\\u(?:0000|[dD][89a-fA-F])/.test(text);
 }
 
 /** Nesting deeper than this is cut (JSON.stringify overflows the stack around a few thousand). */
@@ -161,11 +172,11 @@ function storableString(s: string): string {
 }
 
 /**
- * Make a parsed webhook body storable, in place: strings and keys without NUL or lone
+ * Make a parsed JSON value storable, in place: strings and keys without NUL or lone
  * surrogates, nesting cut at MAX_DEPTH. Garbage becomes a dead letter or an event, never a 500
  * that would block the whole batch (and its good events) forever.
  */
-function storableJson(v: unknown, depth: number): unknown {
+export function storableJson(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return storableString(v);
   if (v === null || typeof v !== 'object') return v;
   if (depth >= MAX_DEPTH) return '[nested too deep]';

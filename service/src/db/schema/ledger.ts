@@ -1,6 +1,5 @@
 import { bigserial, date, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { createdAt, int64 } from './columns.js';
-import { users } from './users.js';
 
 export const LEDGER_KINDS = ['grant', 'expiry', 'topup', 'adjustment', 'usage', 'refund', 'correction'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
@@ -12,7 +11,10 @@ export const ledgerEntries = pgTable(
   'ledger_entries',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id),
+    // No foreign key to users: every entry is written in the transaction that updates the
+    // person's balances row (which references users, and neither is ever deleted), and the check
+    // cost a users row lock per usage entry on the hot path (migration 0006).
+    userId: text('user_id').notNull(),
     kind: text('kind', { enum: LEDGER_KINDS }).notNull(),
     amountMilli: int64('amount_milli').notNull(),
     monthlyMilli: int64('monthly_milli').notNull(),

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { openPglite, openPostgres, type Database, type Db } from './db/client.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -49,6 +49,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
+    const { Redis } = await import('ioredis'); // only when configured: ~20 MB resident
     redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((err) => log.warn({ err: err.message }, 'redis unavailable at start; degraded'));
@@ -71,8 +72,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     redis,
     rateLimiter: redis ? redisRateLimiter(redis) : memoryRateLimiter(),
     litellm,
-    mailer: overrides.mailer ?? (config.RESEND_API_KEY ? resendMailer(config.RESEND_API_KEY, config.RESEND_BASE_URL) : undefined),
-    stripe: createStripe(config),
+    mailer: overrides.mailer ?? (config.RESEND_API_KEY ? await resendMailer(config.RESEND_API_KEY, config.RESEND_BASE_URL) : undefined),
+    stripe: await createStripe(config),
     log,
     clock: overrides.clock ?? systemClock,
     wake: { outbox: () => {} },

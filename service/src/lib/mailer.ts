@@ -1,4 +1,3 @@
-import { Resend } from 'resend';
 
 export interface OutgoingMail {
   from: string;
@@ -24,8 +23,12 @@ export class MailError extends Error {
   }
 }
 
-/** Resend through its SDK; `baseUrl` lets tests point it at a local capture server. */
-export function resendMailer(apiKey: string, baseUrl?: string): Mailer {
+/**
+ * Resend through its SDK (loaded only when configured); `baseUrl` lets tests point it at a local
+ * capture server.
+ */
+export async function resendMailer(apiKey: string, baseUrl?: string): Promise<Mailer> {
+  const { Resend } = await import('resend');
   const resend = new Resend(apiKey, baseUrl ? { baseUrl } : undefined);
   return {
     async send(m) {

@@ -1,14 +1,16 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { Config } from '../config.js';
 
 /**
  * The official Stripe SDK, or undefined when payments are off (both STRIPE_SECRET_KEY and
  * STRIPE_WEBHOOK_SECRET are needed). STRIPE_API_BASE points it at a local server in tests.
+ * Loaded only when configured (the SDK is ~20 MB of resident memory).
  */
-export function createStripe(config: Pick<Config, 'STRIPE_SECRET_KEY' | 'STRIPE_WEBHOOK_SECRET' | 'STRIPE_API_BASE'>): Stripe | undefined {
+export async function createStripe(config: Pick<Config, 'STRIPE_SECRET_KEY' | 'STRIPE_WEBHOOK_SECRET' | 'STRIPE_API_BASE'>): Promise<Stripe | undefined> {
   if (!config.STRIPE_SECRET_KEY || !config.STRIPE_WEBHOOK_SECRET) return undefined;
   const base = config.STRIPE_API_BASE ? new URL(config.STRIPE_API_BASE) : undefined;
-  return new Stripe(config.STRIPE_SECRET_KEY, {
+  const { default: StripeSdk } = await import('stripe');
+  return new StripeSdk(config.STRIPE_SECRET_KEY, {
     maxNetworkRetries: 2,
     timeout: 20_000,
     telemetry: false,

@@ -37,7 +37,7 @@ function cleanup() {
     load?.kill('SIGKILL');
     await sql?.end({ timeout: 2 }).catch(() => {});
     await service?.stop().catch(() => {});
-    if (dbCreated) await dropDatabase(adminUrl, dbName).catch((e: Error) => console.error(`could not drop ${dbName}: ${e.message}`));
+    if (dbCreated && process.env.BENCH_KEEP_DB !== "1") await dropDatabase(adminUrl, dbName).catch((e: Error) => console.error(`could not drop ${dbName}: ${e.message}`));
     rmSync(tmp, { recursive: true, force: true });
   })();
   return cleaning;

@@ -1,4 +1,4 @@
-import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { createdAt, int64 } from './columns.js';
 
@@ -7,7 +7,7 @@ export const usageEvents = pgTable(
   'usage_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    dedupKey: text('dedup_key').notNull().unique(),
+    dedupKey: text('dedup_key').notNull(),
     litellmCallId: text('litellm_call_id'),
     providerId: text('provider_id'),
     keyHash: text('key_hash'),
@@ -32,7 +32,11 @@ export const usageEvents = pgTable(
   (t) => [
     index('usage_user_time_idx').on(t.userId, t.startTime),
     index('usage_unattributed_idx').on(t.receivedAt).where(sql`user_id is null`),
-    index('usage_time_idx').on(t.startTime),
+    // Dedup: the dedup key hashes the start time as sent, so (start_time, dedup_key) is unique
+    // exactly when dedup_key is (nulls equal). Leading with the start time keeps inserts on the
+    // few right-most pages instead of random pages of a hash-ordered index (which stops fitting
+    // in memory as the table grows), and it serves time-range reads.
+    unique('usage_events_time_dedup_unique').on(t.startTime, t.dedupKey).nullsNotDistinct(),
     index('usage_recovered_idx').on(t.keyHash, t.providerId).where(sql`recovered`),
   ],
 );

@@ -241,7 +241,7 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
         key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
         completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
         end_time timestamptz, metadata jsonb)
-      on conflict (dedup_key) do nothing
+      on conflict (start_time, dedup_key) do nothing
       returning id, user_id, key_id, cost_nano, debit_milli, coalesce(start_time, ${nowIso}::timestamptz) as at),
     e as (select * from ins where user_id is not null and cost_nano > 0),
     locked as (

@@ -150,6 +150,16 @@ describe('POST /webhooks/litellm', () => {
     expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(3_000_000);
   });
 
+  it('dedupes across batches also when the start time is missing or unreadable', async () => {
+    const p = await person();
+    const noTime = payload(p.hash, COST_1000_CREDITS, { startTime: undefined });
+    const badTime = payload(p.hash, COST_1000_CREDITS, { startTime: 'yesterday-ish' });
+    expect(await (await ctx.webhook([noTime, badTime])).json()).toEqual({ accepted: 2, duplicate: 0, unattributed: 0, rejected: 0 });
+    expect(await (await ctx.webhook([noTime])).json()).toEqual({ accepted: 0, duplicate: 1, unattributed: 0, rejected: 0 });
+    expect(await (await ctx.webhook([badTime])).json()).toEqual({ accepted: 0, duplicate: 1, unattributed: 0, rejected: 0 });
+    expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(2_000_000);
+  });
+
   it('uses monthly allowance first, then top-ups, and lets overshoot become debt', async () => {
     const p = await person();
     // 1,000,000 monthly credits; add 500 top-up credits

@@ -13,6 +13,17 @@ function source() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** A cache (TTL 1 s) on a hand-moved clock, already holding 1 computed at t = 0. */
+async function primed(maxStaleMs: number) {
+  const clock = { t: 0 };
+  const cache = ttlCache<number>(1000, { maxStaleMs, now: () => clock.t });
+  const s = source();
+  const first = cache('k', s.compute);
+  s.calls[0]!.resolve(1);
+  await first;
+  return { clock, cache, s };
+}
+
 describe('ttlCache', () => {
   it('shares one computation between concurrent callers and reuses it within the TTL', async () => {
     let t = 0;
@@ -29,13 +40,8 @@ describe('ttlCache', () => {
   });
 
   it('answers a stale value at once and refreshes it once in the background', async () => {
-    let t = 0;
-    const cache = ttlCache<number>(1000, { maxStaleMs: 10_000, now: () => t });
-    const s = source();
-    const first = cache('k', s.compute);
-    s.calls[0]!.resolve(1);
-    await first;
-    t = 1500;
+    const { clock, cache, s } = await primed(10_000);
+    clock.t = 1500;
     expect(await cache('k', s.compute)).toBe(1); // stale, not waiting
     expect(await cache('k', s.compute)).toBe(1); // refresh still running: no second one
     expect(s.calls).toHaveLength(2);
@@ -46,13 +52,8 @@ describe('ttlCache', () => {
   });
 
   it('keeps the last good value when a refresh fails, and tries again on the next call', async () => {
-    let t = 0;
-    const cache = ttlCache<number>(1000, { maxStaleMs: 10_000, now: () => t });
-    const s = source();
-    const first = cache('k', s.compute);
-    s.calls[0]!.resolve(1);
-    await first;
-    t = 2000;
+    const { clock, cache, s } = await primed(10_000);
+    clock.t = 2000;
     expect(await cache('k', s.compute)).toBe(1);
     s.calls[1]!.reject(new Error('database down'));
     await tick();
@@ -61,13 +62,8 @@ describe('ttlCache', () => {
   });
 
   it('waits for a fresh value when the cached one is too old, and never caches a failure', async () => {
-    let t = 0;
-    const cache = ttlCache<number>(1000, { maxStaleMs: 5000, now: () => t });
-    const s = source();
-    const first = cache('k', s.compute);
-    s.calls[0]!.resolve(1);
-    await first;
-    t = 5000;
+    const { clock, cache, s } = await primed(5000);
+    clock.t = 5000;
     const late = cache('k', s.compute);
     s.calls[1]!.reject(new Error('boom'));
     await expect(late).rejects.toThrow('boom');

@@ -6,6 +6,7 @@ import { bookUsage, prepareUsage, type UsageBatch } from '../domain/usage/ingest
 import { createRouter, type AppEnv } from '../http/env.js';
 import { createHmac } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
+import { semaphore } from '../lib/semaphore.js';
 import { clientIp, enforceRateLimit } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
 import { ErrorSchema, json } from './schemas.js';
@@ -39,7 +40,14 @@ const route = createRoute({
   },
 });
 
-export function webhookRoutes(maxBodyBytes: number) {
+/**
+ * `maxConcurrent` batches are read and booked at once per process; later ones wait in arrival
+ * order with their body still unread (in the socket: TCP holds the sender back). Beyond the point
+ * where the machine is busy, more concurrent batches only queue on the same balance row locks
+ * inside PostgreSQL, in no particular order, and each holds its parsed body in memory meanwhile.
+ */
+export function webhookRoutes(maxBodyBytes: number, maxConcurrent: number) {
+  const admission = semaphore(maxConcurrent);
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
@@ -48,7 +56,7 @@ export function webhookRoutes(maxBodyBytes: number) {
   });
   const router = createRouter();
   router.use('/litellm', webhookAuth, limit);
-  return router.openapi(route, async (c) => {
+  return router.openapi(route, (c) => admission.run(async () => {
     const deps = c.get('deps');
     // Read from the raw request, not c.req.text(), which would keep the body cached on the context
     // until the response: parsed and dropped before the first database wait, a megabyte body dies
@@ -60,7 +68,7 @@ export function webhookRoutes(maxBodyBytes: number) {
     if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
     c.get('log').debug({ ...counts, alertsFired }, 'usage batch booked');
     return c.json(counts, 200);
-  });
+  }));
 }
 
 function readBatch(deps: Deps, text: string, signature: string | undefined): UsageBatch {

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { semaphore } from '../src/lib/semaphore.js';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** A task the test finishes by hand. */
+function gate() {
+  let open!: () => void;
+  let fail!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  return { done, open, fail };
+}
+
+describe('semaphore', () => {
+  it('runs at most `limit` tasks at once and starts the waiting ones in arrival order', async () => {
+    const s = semaphore(2);
+    const gates = Array.from({ length: 5 }, gate);
+    const started: number[] = [];
+    const runs = gates.map((g, i) => s.run(async () => {
+      started.push(i);
+      await g.done;
+      return i;
+    }));
+    await tick();
+    expect(started).toEqual([0, 1]);
+    expect(s.load).toEqual({ active: 2, waiting: 3 });
+    gates[1]!.open();
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+    gates[0]!.open();
+    gates[2]!.open();
+    await tick();
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    gates[3]!.open();
+    gates[4]!.open();
+    expect(await Promise.all(runs)).toEqual([0, 1, 2, 3, 4]);
+    expect(s.load).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('frees the slot when a task fails', async () => {
+    const s = semaphore(1);
+    const g = gate();
+    const failing = s.run(() => g.done);
+    const next = s.run(async () => 'ran');
+    g.fail(new Error('boom'));
+    await expect(failing).rejects.toThrow('boom');
+    expect(await next).toBe('ran');
+    expect(s.load).toEqual({ active: 0, waiting: 0 });
+  });
+});

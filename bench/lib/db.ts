@@ -75,6 +75,10 @@ export async function verify(sql: Sql, x: { accepted: number; duplicateReported:
     where k.spend_nano <> coalesce(l.s, 0)`;
   add('keys whose spend_nano != Σ usage usd_nano', 0, ks!.bad);
 
+  const [ro] = await sql<{ calls: string; milli: string; nano: string }[]>`
+    select coalesce(sum(calls), 0) as calls, coalesce(sum(debit_milli), 0) as milli, coalesce(sum(cost_nano), 0) as nano from usage_rollup`;
+  add('overview rollup calls / milli-credits / USD == the events booked (bench expectation)', `${x.uniqueSent} / ${x.expected.totalMilli} / ${x.expected.totalNano}`, `${ro!.calls} / ${ro!.milli} / ${ro!.nano}`);
+
   const per = await sql<{ user_id: string; milli: string; nano: string; n: string }[]>`
     select user_id, -sum(amount_milli) as milli, sum(usd_nano) as nano, count(*) as n from ledger_entries where kind = 'usage' group by user_id`;
   const got = new Map(per.map((r) => [r.user_id, r]));

@@ -289,8 +289,15 @@ describe.runIf(isPostgres() && existsSync(SCHEMATHESIS))('bad-input sweep from t
     expect(bad, `seed ${SEED}\n${bad.slice(0, 20).join('\n')}\n${service.output().slice(-4000)}`).toEqual([]);
     expect(next).toBe(bodies.length);
     // Unattributed events and dead letters are where garbage belongs; nothing else moved.
-    const after = await snapshot(database, ['usage_events', 'dead_letters']);
-    expect(after).toEqual(withoutTables(before, ['usage_events', 'dead_letters']));
+    // (and the overview's rollup of those events, which must still add up to them).
+    const after = await snapshot(database, ['usage_events', 'usage_rollup', 'dead_letters']);
+    expect(after).toEqual(withoutTables(before, ['usage_events', 'usage_rollup', 'dead_letters']));
+    const [sums] = await rows<{ events: string; rollup: string }>(
+      database.db,
+      sql`select (select count(*) from usage_events where start_time is not null) || '/' || (select coalesce(sum(cost_nano), 0) from usage_events where start_time is not null) as events,
+                 (select coalesce(sum(calls), 0) from usage_rollup) || '/' || (select coalesce(sum(cost_nano), 0) from usage_rollup) as rollup`,
+    );
+    expect(sums!.rollup).toBe(sums!.events);
     await expectLedgerConsistent(database.db);
 
     // One bad item never rejects the good ones in its batch.

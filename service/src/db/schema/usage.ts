@@ -1,4 +1,4 @@
-import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, unique } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, unique } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { createdAt, int64 } from './columns.js';
 
@@ -39,6 +39,28 @@ export const usageEvents = pgTable(
     unique('usage_events_time_dedup_unique').on(t.startTime, t.dedupKey).nullsNotDistinct(),
     index('usage_recovered_idx').on(t.keyHash, t.providerId).where(sql`recovered`),
   ],
+);
+
+/**
+ * Usage events summed per 15-minute bucket of their start time (UTC; every time zone's day starts
+ * on such a boundary), model, status and attribution, kept by the booking statement itself, so
+ * the overview reads a few rows per bucket however many calls there were. `shard` is the writing
+ * connection's backend pid mod 8: concurrent batches add to different rows, never wait on each
+ * other; readers sum over it. Events without a start time are not in it (nor in any time range).
+ */
+export const usageRollup = pgTable(
+  'usage_rollup',
+  {
+    bucket: timestamp('bucket', { withTimezone: true }).notNull(),
+    model: text('model').notNull(),
+    status: text('status', { enum: ['success', 'failure'] }).notNull(),
+    attributed: boolean('attributed').notNull(),
+    shard: smallint('shard').notNull(),
+    calls: int64('calls').notNull(),
+    debitMilli: int64('debit_milli').notNull(),
+    costNano: int64('cost_nano').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.model, t.status, t.attributed, t.shard] })],
 );
 
 export const deadLetters = pgTable('dead_letters', {

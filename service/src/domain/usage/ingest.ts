@@ -221,7 +221,8 @@ interface Booked {
  *  3. split each debit between the monthly and top-up buckets in event order: an entry takes what
  *     is left of the monthly bucket (never below zero) after the person's earlier entries, the
  *     rest from top-ups (which may go negative: debt, if LiteLLM overshot);
- *  4. write the ledger entries, the keys' booked spend and the balances with their new state.
+ *  4. write the ledger entries, the keys' booked spend and the balances with their new state;
+ *  5. add the new events to the overview's usage_rollup.
  * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
  * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
  */
@@ -242,7 +243,17 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
         completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
         end_time timestamptz, metadata jsonb)
       on conflict (start_time, dedup_key) do nothing
-      returning id, user_id, key_id, cost_nano, debit_milli, coalesce(start_time, ${nowIso}::timestamptz) as at),
+      returning id, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
+        coalesce(start_time, ${nowIso}::timestamptz) as at),
+    rollup as (
+      insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano)
+      select date_bin('15 minutes', i.start_time, timestamptz '2000-01-01 00:00:00+00'), i.model, i.status, i.user_id is not null,
+        pg_backend_pid() % 8, count(*), sum(i.debit_milli), sum(i.cost_nano)
+      from ins i where i.start_time is not null
+      group by 1, 2, 3, 4
+      on conflict (bucket, model, status, attributed, shard) do update
+        set calls = r.calls + excluded.calls, debit_milli = r.debit_milli + excluded.debit_milli, cost_nano = r.cost_nano + excluded.cost_nano
+      returning 1),
     e as (select * from ins where user_id is not null and cost_nano > 0),
     locked as (
       select b.user_id, greatest(b.monthly_milli, 0) as monthly_left, b.period_start from balances b

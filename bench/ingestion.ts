@@ -21,7 +21,7 @@ const params = {
   batchSize: num('BENCH_BATCH', 512),
   dupRatio: 0.1,
   warmupBatches: num('BENCH_WARMUP_BATCHES', 8),
-  pregenRate: num('BENCH_PREGEN_RATE', 15000),
+  pregenRate: num('BENCH_PREGEN_RATE', 20000),
   profile: env.BENCH_PROFILE === '1',
 };
 const TARGETS = { eventsPerSec: 10_000, p99Ms: 250, rssMb: 250 };

@@ -34,7 +34,7 @@ const params = {
   batchSize: num('BENCH_BATCH', 512),
   dupRatio: 0.1,
   warmupBatches: num('BENCH_WARMUP_BATCHES', 8),
-  pregenRate: num('BENCH_PREGEN_RATE', 8000),
+  pregenRate: num('BENCH_PREGEN_RATE', 16000),
   // B. top-ups
   topups: num('BENCH_TOPUPS', 100),
   topupInFlight: num('BENCH_TOPUP_CONCURRENCY', 4),

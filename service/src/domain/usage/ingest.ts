@@ -45,7 +45,10 @@ interface Lookup {
   recovered: { key_hash: string; provider_id: string }[] | null;
 }
 
-/** A webhook body parsed into what will be booked; holds no reference to the raw payloads. */
+/**
+ * A webhook body parsed into what will be booked; holds no reference to the raw payloads.
+ * bookUsage consumes it (takes the items out once it has serialised them).
+ */
 export interface UsageBatch {
   good: UsageItem[];
   dead: { reason: string; payload: string }[];
@@ -91,10 +94,8 @@ export function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[
  * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
  */
 export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
-  // Released once the rows are serialised: only their JSON text waits on the database.
-  let good: UsageItem[] | null = batch.good;
+  const { good, duplicate } = batch;
   const dead = [...batch.dead];
-  const duplicate = batch.duplicate;
   const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
   const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
 
@@ -108,7 +109,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
         select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
         from json_to_recordset(${JSON.stringify(dead)}::json) as x(reason text, payload text)`);
     };
-    if (good!.length === 0) {
+    if (good.length === 0) {
       await deadLetter();
       return result;
     }
@@ -130,50 +131,13 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
     const keyByHash = new Map((lookup.keys ?? []).map((k) => [k.token_hash, k]));
     const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
 
-    const rowsIn = [];
-    for (const g of good!) {
-      if (recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
-        result.duplicate++;
-        continue;
-      }
-      const key = g.keyHash ? keyByHash.get(g.keyHash) : undefined;
-      let debit = 0;
-      try {
-        debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, factorMicro) : 0;
-      } catch (e) {
-        // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
-        dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
-        continue;
-      }
-      rowsIn.push({
-        dedup_key: g.dedupKey,
-        litellm_call_id: g.litellmCallId,
-        provider_id: g.providerId,
-        key_hash: g.keyHash,
-        key_id: key?.id ?? null,
-        user_id: key?.user_id ?? null,
-        status: g.status,
-        call_type: g.callType,
-        model: g.model,
-        model_group: g.modelGroup,
-        prompt_tokens: g.promptTokens,
-        completion_tokens: g.completionTokens,
-        total_tokens: g.totalTokens,
-        cost_nano: g.costNano,
-        debit_milli: debit,
-        start_time: g.startTime?.toISOString() ?? null,
-        end_time: g.endTime?.toISOString() ?? null,
-        metadata: g.metadata,
-      });
-    }
-    good = null;
-    const count = rowsIn.length;
-    const rowsJson = JSON.stringify(rowsIn);
-    rowsIn.length = 0;
+    // The items leave the batch here: once serialised, only their JSON text waits on the database.
+    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready }, dead);
+    result.duplicate += events.recovered;
     await deadLetter();
-    if (count === 0) return result;
+    if (events.count === 0) return result;
 
-    const booked = await bookEvents(tx, rowsJson, {
+    const booked = await bookEvents(tx, events.json, {
       source: opts.source,
       recovered: opts.recovered ?? false,
       factorMicro,
@@ -181,7 +145,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
       thresholdsBp: thresholds.map((t) => Math.round(t * 100)),
       warnBp: warnBpOf(thresholds),
     });
-    result.duplicate += count - booked.inserted;
+    result.duplicate += events.count - booked.inserted;
     result.unattributed = booked.unattributed;
     result.accepted = booked.inserted - booked.unattributed;
     result.alertsFired = await evaluateAlerts(
@@ -192,6 +156,56 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
     );
     return result;
   });
+}
+
+/**
+ * The usage_events rows of the items as one JSON text for json_to_recordset, with each debit
+ * computed (monthly + top-up split happens in SQL). Items already booked by the reconciler are
+ * counted as `recovered`; an item whose debit is out of range is dead-lettered, not the batch.
+ */
+function serialiseEvents(
+  items: UsageItem[],
+  ctx: { factorMicro: number; keyByHash: Map<string, { id: string; user_id: string }>; recoveredAlready: Set<string> },
+  dead: UsageBatch['dead'],
+): { json: string; count: number; recovered: number } {
+  const rowsIn = [];
+  let recovered = 0;
+  for (const g of items) {
+    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
+      recovered++;
+      continue;
+    }
+    const key = g.keyHash ? ctx.keyByHash.get(g.keyHash) : undefined;
+    let debit = 0;
+    try {
+      debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, ctx.factorMicro) : 0;
+    } catch (e) {
+      // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
+      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
+      continue;
+    }
+    rowsIn.push({
+      dedup_key: g.dedupKey,
+      litellm_call_id: g.litellmCallId,
+      provider_id: g.providerId,
+      key_hash: g.keyHash,
+      key_id: key?.id ?? null,
+      user_id: key?.user_id ?? null,
+      status: g.status,
+      call_type: g.callType,
+      model: g.model,
+      model_group: g.modelGroup,
+      prompt_tokens: g.promptTokens,
+      completion_tokens: g.completionTokens,
+      total_tokens: g.totalTokens,
+      cost_nano: g.costNano,
+      debit_milli: debit,
+      start_time: g.startTime?.toISOString() ?? null,
+      end_time: g.endTime?.toISOString() ?? null,
+      metadata: g.metadata,
+    });
+  }
+  return { json: JSON.stringify(rowsIn), count: rowsIn.length, recovered };
 }
 
 interface BookContext {

@@ -132,7 +132,7 @@ export function parseUsageItem(raw: unknown): ParseResult {
 export function splitBody(text: string): { items: unknown[]; badLines: string[] } | null {
   const trimmed = text.trim();
   if (trimmed === '') return null;
-  const storable = mayHoldUnstorable(trimmed) ? (v: unknown) => storableJson(v, 0) : (v: unknown) => v;
+  const storable = mayHoldUnstorable(trimmed) ? storableJson : (v: unknown) => v;
   try {
     const parsed: unknown = storable(JSON.parse(trimmed));
     return { items: Array.isArray(parsed) ? parsed : [parsed], badLines: [] };

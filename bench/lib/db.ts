@@ -41,11 +41,30 @@ export interface Expected {
 
 export interface Check { name: string; ok: boolean; expected: string; actual: string }
 
-/** Every check compares numbers computed in SQL with numbers the bench computed from what it sent. */
-export async function verify(sql: Sql, x: { accepted: number; duplicateReported: number; duplicateSent: number; uniqueSent: number; expected: Expected }): Promise<Check[]> {
-  const checks: Check[] = [];
+/** What the load process reports about what it sent (bench/load.ts). */
+export interface LoadOutcome {
+  errors: string[];
+  warmupEvents: number;
+  uniqueEventsAcked: number;
+  expected: Expected;
+  totals: { accepted: number; duplicate: number; dupSent: number };
+}
+
+/**
+ * The load process's errors, if any, then every exactness check: each compares numbers computed
+ * in SQL with numbers the bench computed from what it sent.
+ */
+export async function verify(sql: Sql, load: LoadOutcome): Promise<Check[]> {
+  const checks: Check[] = load.errors.length ? [{ name: 'load errors', ok: false, expected: '0', actual: `${load.errors.length}: ${load.errors.slice(0, 3).join(' / ')}` }] : [];
   const add = (name: string, expected: unknown, actual: unknown) =>
     checks.push({ name, ok: String(expected) === String(actual), expected: String(expected), actual: String(actual) });
+  const x = {
+    accepted: load.totals.accepted + load.warmupEvents,
+    duplicateReported: load.totals.duplicate,
+    duplicateSent: load.totals.dupSent,
+    uniqueSent: load.uniqueEventsAcked,
+    expected: load.expected,
+  };
 
   const [ev] = await sql<{ n: string; attributed: string; debit: string; nano: string }[]>`
     select count(*) as n, count(user_id) as attributed, coalesce(sum(debit_milli), 0) as debit, coalesce(sum(cost_nano), 0) as nano from usage_events`;

@@ -49,7 +49,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
-    const { Redis } = await import('ioredis'); // only when configured: ~20 MB resident
+    const { Redis } = await import('ioredis'); // only when configured: a large module graph
     redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
     redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((err) => log.warn({ err: err.message }, 'redis unavailable at start; degraded'));

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 /**
  * The official Stripe SDK, or undefined when payments are off (both STRIPE_SECRET_KEY and
  * STRIPE_WEBHOOK_SECRET are needed). STRIPE_API_BASE points it at a local server in tests.
- * Loaded only when configured (the SDK is ~20 MB of resident memory).
+ * Loaded only when configured (a large module graph to keep resident for nothing).
  */
 export async function createStripe(config: Pick<Config, 'STRIPE_SECRET_KEY' | 'STRIPE_WEBHOOK_SECRET' | 'STRIPE_API_BASE'>): Promise<Stripe | undefined> {
   if (!config.STRIPE_SECRET_KEY || !config.STRIPE_WEBHOOK_SECRET) return undefined;

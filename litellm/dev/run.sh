@@ -33,5 +33,5 @@ export PRISMA_HIDE_UPDATE_MESSAGE=1
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export PATH="$VENV/bin:$PATH"
 CONFIG="${LITELLM_CONFIG:-$ROOT/litellm/config.dev.yaml}"
-echo "[litellm] http://127.0.0.1:${LITELLM_PORT:-4000}  config $CONFIG  master key ${LITELLM_MASTER_KEY:0:6}…" >&2
+echo "[litellm] http://127.0.0.1:${LITELLM_PORT:-4000}  config $CONFIG " >&2
 exec "$VENV/bin/litellm" --config "$CONFIG" --host 127.0.0.1 --port "${LITELLM_PORT:-4000}" --num_workers 1

@@ -66,9 +66,12 @@ describe('LiteLLM contract fake', () => {
     expect((await chat(key)).status).toBe(200);
     expect(fake.getKey(token)?.spend).toBe(0.0001);
     const third = await chat(key, '/v1/chat/completions');
-    expect(third.status).toBe(400);
+    expect(third.status).toBe(429);
     expect(third.body).toEqual({
-      error: { message: 'Budget has been exceeded! Current cost: 0.0001, Max budget: 0.0001', type: 'budget_exceeded', param: null, code: '400' },
+      error: {
+        message: `Budget has been exceeded! Key=${String(fake.getKey(token)?.key_alias)} (sk-...${key.slice(-4)}) Current cost: 0.0001, Max budget: 0.0001`,
+        type: 'budget_exceeded', param: null, code: '429',
+      },
     });
     expect(fake.getKey(token)?.spend).toBe(0.0001);
     expect(captured).toHaveLength(2);
@@ -138,8 +141,11 @@ describe('LiteLLM contract fake', () => {
     expect((await admin('/key/delete', { keys: [sha256('nope')] })).status).toBe(404);
     const partial = await admin('/key/delete', { keys: [token, sha256('nope')] });
     expect(partial).toEqual({ status: 200, body: { deleted_keys: [token, sha256('nope')] } });
-    expect((await admin(`/key/info?key=${token}`)).status).toBe(404);
-    expect(fake.calls.map((c) => c.path)).toEqual(['/key/generate', '/key/info', '/key/update', '/key/update', '/key/delete', '/key/delete', '/key/info']);
+    const archived = await admin(`/key/info?key=${token}`);
+    expect(archived.status).toBe(200);
+    expect(archived.body.info).toMatchObject({ status: 'deleted', user_id: 'usr_9' });
+    expect((await admin(`/key/info?key=${sha256('never')}`)).status).toBe(404);
+    expect(fake.calls.map((c) => c.path)).toEqual(['/key/generate', '/key/info', '/key/update', '/key/update', '/key/delete', '/key/delete', '/key/info', '/key/info']);
   });
 
   it('summarizes /spend/logs per day when given dates without summarize=false', async () => {

@@ -50,7 +50,7 @@ describe('a person is stopped by LiteLLM at 100 % and resumes after credits', ()
 
     // the 11th call is refused by LiteLLM itself
     const refused = await s.chat(key);
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(429);
     expect(refused.body.error.type).toBe('budget_exceeded');
     expect((await balanceOf(s.ctx.deps.db, u.id)).used).toBe(1_000_000);
 

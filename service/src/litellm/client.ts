@@ -85,7 +85,10 @@ export interface SpendLog {
 export interface LiteLLMClient {
   generateKey(input: GenerateKeyInput): Promise<GeneratedKey>;
   updateKey(keyOrHash: string, input: UpdateKeyInput): Promise<Record<string, unknown>>;
+  /** null for a key LiteLLM does not have: never issued, or deleted (archived). */
   keyInfo(keyOrHash: string): Promise<KeyInfo | null>;
+  /** Live keys among these hashes, in one request (POST /v2/key/info); deleted and unknown ones are absent. */
+  keyInfoMany(hashes: string[]): Promise<KeyInfo[]>;
   deleteKeys(keysOrHashes: string[]): Promise<DeleteKeysResult>;
   blockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
   unblockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
@@ -200,15 +203,17 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
       if (reply.status === 404) return null;
       if (!reply.ok) throw httpError('GET /key/info', reply);
       const { info } = parse('GET /key/info', s.keyInfoResponse, reply);
-      return {
-        spend: info.spend ?? 0,
-        maxBudget: info.max_budget ?? null,
-        blocked: info.blocked === true,
-        keyAlias: info.key_alias ?? null,
-        userId: info.user_id ?? null,
-        metadata: info.metadata,
-        raw: info,
-      };
+      // A deleted key answers 200 from LiteLLM's archive of deleted keys, with status "deleted"
+      // (proxy/management_endpoints/key_management_endpoints.py, info_key_fn → _find_deleted_key_info).
+      if (info.status === 'deleted') return null;
+      return toKeyInfo(info);
+    },
+
+    async keyInfoMany(hashes) {
+      if (hashes.length === 0) return [];
+      // Rows come without `token` (key_management_endpoints.py, info_key_fn_v2); match them by alias.
+      const r = await post('/v2/key/info', { keys: hashes }, s.keyInfoManyResponse);
+      return r.info.filter((i) => i.status !== 'deleted').map(toKeyInfo);
     },
 
     async deleteKeys(keysOrHashes) {
@@ -256,6 +261,18 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
         return false;
       }
     },
+  };
+}
+
+function toKeyInfo(info: s.KeyInfoRow): KeyInfo {
+  return {
+    spend: info.spend ?? 0,
+    maxBudget: info.max_budget ?? null,
+    blocked: info.blocked === true,
+    keyAlias: info.key_alias ?? null,
+    userId: info.user_id ?? null,
+    metadata: info.metadata,
+    raw: info,
   };
 }
 

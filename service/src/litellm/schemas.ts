@@ -34,16 +34,24 @@ export const generateKeyResponse = z.looseObject({
   expires: optString,
 });
 
+export const keyInfoRow = z.looseObject({
+  spend: numeric.nullish(),
+  max_budget: numeric.nullish(),
+  blocked: z.boolean().nullish(),
+  key_alias: optString,
+  user_id: optString,
+  metadata: jsonObject,
+  /** "active" | "expired" | "revoked" | "deleted" (1.103+). */
+  status: optString,
+});
+
 export const keyInfoResponse = z.looseObject({
   key: optString,
-  info: z.looseObject({
-    spend: numeric.nullish(),
-    max_budget: numeric.nullish(),
-    blocked: z.boolean().nullish(),
-    key_alias: optString,
-    user_id: optString,
-    metadata: jsonObject,
-  }),
+  info: keyInfoRow,
+});
+
+export const keyInfoManyResponse = z.looseObject({
+  info: z.array(keyInfoRow),
 });
 
 export const updateKeyResponse = z.looseObject({
@@ -88,4 +96,5 @@ export const fastapiErrorBody = z.looseObject({ detail: z.unknown() });
 
 export type GenerateKeyResponse = z.infer<typeof generateKeyResponse>;
 export type KeyInfoResponse = z.infer<typeof keyInfoResponse>;
+export type KeyInfoRow = z.infer<typeof keyInfoRow>;
 export type SpendLogRowRaw = z.infer<typeof spendLogRow>;

@@ -1,12 +1,21 @@
 /**
- * Contract fake of the LiteLLM proxy: mirrors LiteLLM 1.109.x key management + budget checks as
- * documented in shared/LITELLM.md. The ONE fake in this project (real LiteLLM with a database needs
- * Prisma binaries that cannot be downloaded here). Error bodies, status codes and quirks follow
- * LiteLLM's source (key_management_endpoints.py, auth_checks.py, spend_management_endpoints.py):
- * - `/key/info` echoes the key as passed; `/key/update` on an unknown key says "Team not found";
+ * Contract fake of the LiteLLM proxy, mirroring the pinned LiteLLM 1.103.7. The real proxy with its
+ * database runs in the tests too (support/litellm-real.ts); the fake stays for what the real one
+ * cannot do on demand (down, slow, erroring: `faults`), and it passes the same contract suite
+ * (litellm-contract.int.test.ts). Behaviours, from LiteLLM's source (litellm/proxy/…):
+ * - `/key/info` echoes the key as passed; a deleted key answers 200 from the deleted-keys archive
+ *   with `info.status: "deleted"` (management_endpoints/key_management_endpoints.py, info_key_fn →
+ *   _find_deleted_key_info); 404 "Key not found in database" only for keys never issued;
+ * - `/key/update` of an unknown key: 404 not_found_error "Key not found." (update_key_fn); a
+ *   negative max_budget: 400 "max_budget must be a non-negative finite number" (same function);
+ *   the answer is the whole updated row;
+ * - `POST /v2/key/info {keys}`: the live rows, without `token` (info_key_fn_v2);
  * - `/key/delete` answers 404 only when NONE of the keys exist, else echoes every key passed;
- * - `/spend/logs` with both dates summarizes per day unless `summarize=false`;
- * - chat: blocked → 401, `spend >= max_budget` → 400 budget_exceeded before the "provider call";
+ * - `/spend/logs` with both dates summarizes per day unless `summarize=false`, and returns at most
+ *   the newest 10,000 rows, flagged `x-litellm-spend-logs-truncated: true`
+ *   (spend_tracking/spend_management_endpoints.py, SPEND_LOGS_PAGINATION_COUNT_CAP);
+ * - chat: blocked → 401; `spend >= max_budget` → 429 budget_exceeded before the "provider call"
+ *   (auth/auth_checks.py raises litellm.BudgetExceededError, status_code 429, litellm/exceptions.py);
  *   cost is added after the response, so concurrent requests can overshoot.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -42,6 +51,8 @@ export interface LiteLLMFakeOptions {
   webhook?: { url: string; secret: string };
   /** USD per token by model name; default one model, `mock-model`, costing 0.00005 per call. */
   prices?: Record<string, { input: number; output: number }>;
+  /** Rows /spend/logs returns at most (LiteLLM: SPEND_LOGS_PAGINATION_COUNT_CAP = 10,000). */
+  spendLogsCap?: number;
 }
 
 export interface LiteLLMFake {
@@ -93,6 +104,9 @@ function authError(c: Ctx, token: string | undefined) {
 export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLLMFake> {
   const prices = opts.prices ?? { 'mock-model': { input: 0.0000025, output: 0.00000125 } };
   const store = new Map<string, FakeKeyRow>();
+  /** LiteLLM_DeletedVerificationToken: what /key/delete archived. */
+  const deleted = new Map<string, FakeKeyRow>();
+  const spendLogsCap = opts.spendLogsCap ?? 10_000;
   const spendLogs: Json[] = [];
   const calls: FakeCall[] = [];
   const queuedFaults: FaultKind[] = [];
@@ -151,7 +165,7 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
   app.post('/key/generate', async (c) => {
     const b = await readBody(c);
     if (typeof b.max_budget === 'number' && b.max_budget < 0) {
-      const msg = pyDetail(`max_budget cannot be negative. Received: ${pyFloat(b.max_budget)}`);
+      const msg = pyDetail(`max_budget must be a non-negative finite number. Received: ${pyFloat(b.max_budget)}`);
       return proxyError(c, 400, msg, 'internal_server_error');
     }
     if (aliasTaken(b.key_alias)) {
@@ -174,28 +188,34 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
   app.post('/key/update', async (c) => {
     const { key, ...changes } = await readBody(c);
     if (typeof changes.max_budget === 'number' && changes.max_budget < 0) {
-      const msg = pyDetail(`max_budget cannot be negative. Received: ${pyFloat(changes.max_budget)}`);
+      const msg = pyDetail(`max_budget must be a non-negative finite number. Received: ${pyFloat(changes.max_budget)}`);
       return proxyError(c, 400, msg, 'auth_error'); // update_key_fn re-types HTTPExceptions as auth_error
     }
     const row = typeof key === 'string' ? store.get(hashOf(key)) : undefined;
-    if (!row) {
-      const msg = pyDetail(`Team not found, passed team_id=${String(changes.team_id ?? 'None')}`); // sic
-      return proxyError(c, 404, msg, 'auth_error');
-    }
+    if (!row) return proxyError(c, 404, 'Key not found.', 'not_found_error', 'key');
     if (aliasTaken(changes.key_alias, row.token)) {
       const msg = `Key with alias '${String(changes.key_alias)}' already exists. Unique key aliases across all keys are required.`;
       return proxyError(c, 400, msg, 'bad_request_error', 'key_alias');
     }
     const metadata = (changes.metadata as Json | undefined) ?? row.metadata;
     Object.assign(row, changes, { metadata, updated_at: new Date().toISOString() });
-    return c.json({ key, ...clone(changes), metadata: clone(row.metadata), token: row.token });
+    return c.json({ key, ...clone(row) });
   });
 
   app.get('/key/info', (c) => {
     const key = c.req.query('key') ?? opts.masterKey;
     const row = store.get(hashOf(key));
-    if (!row) return proxyError(c, 404, 'Key not found in database', 'not_found_error', 'key');
-    return c.json({ key, info: publicRow(row) });
+    if (row) return c.json({ key, info: { ...publicRow(row), status: row.blocked ? 'revoked' : 'active' } });
+    const archived = deleted.get(hashOf(key));
+    if (archived) return c.json({ key, info: { ...publicRow(archived), status: 'deleted' } });
+    return proxyError(c, 404, 'Key not found in database', 'not_found_error', 'key');
+  });
+
+  app.post('/v2/key/info', async (c) => {
+    const keys = (await readBody(c)).keys;
+    if (!Array.isArray(keys)) return proxyError(c, 400, pyDetail('keys must be a list'), 'bad_request_error');
+    const rows = keys.map((k) => store.get(hashOf(String(k)))).filter((r): r is FakeKeyRow => r !== undefined);
+    return c.json({ key: keys, info: rows.map((r) => ({ ...publicRow(r), status: r.blocked ? 'revoked' : 'active' })) });
   });
 
   app.post('/key/delete', async (c) => {
@@ -205,7 +225,10 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     }
     const found = keys.map((k) => hashOf(String(k))).filter((h) => store.has(h));
     if (found.length === 0) return proxyError(c, 404, pyDetail('No keys found'), 'internal_server_error');
-    for (const h of found) store.delete(h);
+    for (const h of found) {
+      deleted.set(h, { ...store.get(h)!, deleted_at: new Date().toISOString() });
+      store.delete(h);
+    }
     return c.json({ deleted_keys: keys });
   });
 
@@ -223,11 +246,17 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     });
   }
 
+  /** The newest SPEND_LOGS_CAP rows, flagged when cut (spend_management_endpoints.py, _find_spend_logs). */
+  const capped = (c: Ctx, newestFirst: Json[]) => {
+    if (newestFirst.length >= spendLogsCap) c.header('x-litellm-spend-logs-truncated', 'true');
+    return c.json(newestFirst.slice(0, spendLogsCap));
+  };
+
   app.get('/spend/logs', (c) => {
     const { api_key: apiKey, start_date: start, end_date: end, summarize } = c.req.query();
     if (!start || !end) {
       const hash = apiKey === undefined ? undefined : hashOf(apiKey);
-      return c.json(spendLogs.filter((r) => hash === undefined || r.api_key === hash));
+      return capped(c, spendLogs.filter((r) => hash === undefined || r.api_key === hash).reverse());
     }
     const from = Date.parse(`${start}T00:00:00Z`);
     const to = Date.parse(`${end}T00:00:00Z`);
@@ -238,7 +267,7 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     const rows = spendLogs
       .filter((r) => (apiKey === undefined || r.api_key === apiKey) && inRange(r)) // api_key is NOT hashed here
       .sort((a, b) => String(b.startTime).localeCompare(String(a.startTime)));
-    if (summarize === 'false' || summarize === '0') return c.json(rows);
+    if (summarize === 'false' || summarize === '0') return capped(c, rows);
     const days = new Map<string, { spend: number; users: Json; models: Json } & Json>();
     for (const r of [...rows].reverse()) {
       const day = String(r.startTime).slice(0, 10);
@@ -270,8 +299,10 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
       return proxyError(c, 401, msg, 'auth_error');
     }
     if (row && row.max_budget !== null && row.spend >= row.max_budget) {
-      const msg = `Budget has been exceeded! Current cost: ${pyFloat(row.spend)}, Max budget: ${pyFloat(row.max_budget)}`;
-      return proxyError(c, 400, msg, 'budget_exceeded', null);
+      // auth/auth_checks.py: Key=<alias> (<masked key_name>) when key_name is masked.
+      const who = `${row.key_alias ?? 'key'} (${String(row.key_name)})`;
+      const msg = `Budget has been exceeded! Key=${who} Current cost: ${pyFloat(row.spend)}, Max budget: ${pyFloat(row.max_budget)}`;
+      return proxyError(c, 429, msg, 'budget_exceeded', null);
     }
     const body = await readBody(c);
     const model = String(body.model ?? '');

@@ -1,0 +1,86 @@
+/**
+ * The REAL pinned LiteLLM proxy with its own PostgreSQL database, for tests: `litellm/dev/run.sh`
+ * (what `npm run litellm` runs) on a fresh database named litellm_test_<random> on the test
+ * PostgreSQL server, a free port and a private spool. Needs TEST_DATABASE_URL and the LiteLLM venv
+ * (litellm/setup-venv.sh; run.sh installs the rest itself on first use).
+ *
+ * PROXY_BATCH_WRITE_AT=1: LiteLLM writes key spend to its database in batches every
+ * PROXY_BATCH_WRITE_AT seconds (litellm/constants.py; proxy/proxy_server.py update_spend job,
+ * default 10 s + jitter) while enforcing from an in-memory counter; tests shorten the interval so
+ * /key/info settles in about a second, and poll for it (`settledSpend`).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { testDatabaseUrl, withDatabase } from './env.js';
+import { freePort, killGroup, ROOT, run, waitFor } from './processes.js';
+
+export const LITELLM_VENV = process.env.LITELLM_VENV ?? join(ROOT, '.venv-litellm');
+
+/** Why the real proxy cannot run here, or undefined when it can. */
+export function realLiteLLMUnavailable(): string | undefined {
+  if (!testDatabaseUrl()) return 'TEST_DATABASE_URL is not set (LiteLLM needs its own PostgreSQL database)';
+  if (!existsSync(join(LITELLM_VENV, 'bin', 'litellm'))) return `no LiteLLM venv at ${LITELLM_VENV} (run litellm/setup-venv.sh)`;
+  return undefined;
+}
+
+export interface RealLiteLLM {
+  url: string;
+  masterKey: string;
+  databaseUrl: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface RealLiteLLMOptions {
+  masterKey: string;
+  webhook?: { url: string; secret: string };
+  env?: Record<string, string>;
+}
+
+export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLiteLLM> {
+  const server = testDatabaseUrl();
+  if (!server) throw new Error(realLiteLLMUnavailable());
+  const name = `litellm_test_${randomBytes(5).toString('hex')}`;
+  const databaseUrl = withDatabase(server, name);
+  const port = await freePort();
+  const spool = mkdtempSync(join(tmpdir(), 'litellm-spool-'));
+  const { proc, output } = run('bash', [join(ROOT, 'litellm/dev/run.sh')], {
+    LITELLM_DATABASE_URL: databaseUrl,
+    LITELLM_PORT: String(port),
+    LITELLM_MASTER_KEY: opts.masterKey,
+    LITELLM_VENV,
+    COMPANION_WEBHOOK_URL: opts.webhook?.url ?? 'http://127.0.0.1:9/unused',
+    WEBHOOK_SECRET: opts.webhook?.secret ?? '',
+    COMPANION_SPOOL_PATH: join(spool, 'spool.sqlite3'),
+    COMPANION_FLUSH_INTERVAL: '0.2',
+    PROXY_BATCH_WRITE_AT: '1',
+    ...opts.env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const drop = async () => {
+    const admin = postgres(server, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+    await admin.end();
+    rmSync(spool, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`${url}/health/liveliness`, 180_000, proc, output);
+  } catch (e) {
+    await killGroup(proc);
+    await drop();
+    throw e;
+  }
+  return {
+    url,
+    masterKey: opts.masterKey,
+    databaseUrl,
+    output,
+    async stop() {
+      await killGroup(proc);
+      await drop();
+    },
+  };
+}

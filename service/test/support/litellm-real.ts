@@ -37,6 +37,8 @@ export interface RealLiteLLM {
 export interface RealLiteLLMOptions {
   masterKey: string;
   webhook?: { url: string; secret: string };
+  /** Default: a free port. */
+  port?: number;
   env?: Record<string, string>;
 }
 
@@ -45,7 +47,7 @@ export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLi
   if (!server) throw new Error(realLiteLLMUnavailable());
   const name = `litellm_test_${randomBytes(5).toString('hex')}`;
   const databaseUrl = withDatabase(server, name);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const spool = mkdtempSync(join(tmpdir(), 'litellm-spool-'));
   const { proc, output } = run('bash', [join(ROOT, 'litellm/dev/run.sh')], {
     LITELLM_DATABASE_URL: databaseUrl,

@@ -43,6 +43,22 @@ interface Lookup {
   thresholds: number[] | null;
   keys: { id: string; user_id: string; token_hash: string }[] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;
+  /** Legacy dedup keys of this batch already stored (see legacyBookedSql). */
+  legacy: string[] | null;
+}
+
+/**
+ * The batch's events already booked under their legacy dedup key (versions before the normalised
+ * start instant stored the start time's hash as sent; docs/money.md). Only start times before
+ * `dedup_legacy_before` (set by the migration that introduced the new keys) can have one, so new
+ * traffic skips the lookup; each probe is one unique-index lookup on (start_time, dedup_key).
+ */
+function legacyBookedSql(items: UsageItem[]) {
+  const pairs = JSON.stringify(items.map((g) => ({ k: g.legacy.dedupKey, t: g.legacy.startTime })));
+  return sql`(select json_agg(p.k) from json_to_recordset(${pairs}::json) as p(k text, t timestamptz)
+    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k))
+       or (p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before')
+           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k)))`;
 }
 
 /**
@@ -124,16 +140,18 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
                     from keys where token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
-                     and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered`,
+                     and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
+                 ${legacyBookedSql(good)} as legacy`,
     ))!;
     const factorMicro = Number(lookup.factor);
     const thresholds = Array.isArray(lookup.thresholds) ? lookup.thresholds : DEFAULT_THRESHOLDS;
     const keyByHash = new Map((lookup.keys ?? []).map((k) => [k.token_hash, k]));
     const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
+    const legacyBooked = new Set(lookup.legacy ?? []);
 
     // The items leave the batch here: once serialised, only their JSON text waits on the database.
-    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready }, dead);
-    result.duplicate += events.recovered;
+    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready, legacyBooked }, dead);
+    result.duplicate += events.alreadyBooked;
     await deadLetter();
     if (events.count === 0) return result;
 
@@ -160,19 +178,20 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
 
 /**
  * The usage_events rows of the items as one JSON text for json_to_recordset, with each debit
- * computed (monthly + top-up split happens in SQL). Items already booked by the reconciler are
- * counted as `recovered`; an item whose debit is out of range is dead-lettered, not the batch.
+ * computed (monthly + top-up split happens in SQL). Items already booked by the reconciler or
+ * under their legacy dedup key are counted as `alreadyBooked`; an item whose debit is out of
+ * range is dead-lettered, not the batch.
  */
 function serialiseEvents(
   items: UsageItem[],
-  ctx: { factorMicro: number; keyByHash: Map<string, { id: string; user_id: string }>; recoveredAlready: Set<string> },
+  ctx: { factorMicro: number; keyByHash: Map<string, { id: string; user_id: string }>; recoveredAlready: Set<string>; legacyBooked: Set<string> },
   dead: UsageBatch['dead'],
-): { json: string; count: number; recovered: number } {
+): { json: string; count: number; alreadyBooked: number } {
   const rowsIn = [];
-  let recovered = 0;
+  let alreadyBooked = 0;
   for (const g of items) {
-    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
-      recovered++;
+    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) || ctx.legacyBooked.has(g.legacy.dedupKey)) {
+      alreadyBooked++;
       continue;
     }
     const key = g.keyHash ? ctx.keyByHash.get(g.keyHash) : undefined;
@@ -205,7 +224,7 @@ function serialiseEvents(
       metadata: g.metadata,
     });
   }
-  return { json: JSON.stringify(rowsIn), count: rowsIn.length, recovered };
+  return { json: JSON.stringify(rowsIn), count: rowsIn.length, alreadyBooked };
 }
 
 interface BookContext {

@@ -4,6 +4,7 @@ import { evaluateAlerts } from '../alerts/evaluate.js';
 import type { BalanceChangeDeps } from '../balance-change.js';
 import { percentUsedBp } from '../balance.js';
 import { creditStateSql } from '../ledger.js';
+import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
 import { nanoToMilliCredits } from '../money.js';
 import { DEFAULT_THRESHOLDS, warnBpOf } from '../thresholds.js';
 import { parseUsageItem, storableJson, type UsageItem } from './parse.js';
@@ -38,10 +39,19 @@ function snippet(v: unknown): string {
   return s.length > MAX_DEAD_LETTER_CHARS ? `${s.slice(0, MAX_DEAD_LETTER_CHARS)}…` : s;
 }
 
+interface KeyOwner {
+  id: string;
+  user_id: string;
+  /** period_used_milli and monthly_milli + topup_milli of the person. */
+  used: number;
+  remaining: number;
+}
+
 interface Lookup {
   factor: string;
   thresholds: number[] | null;
-  keys: { id: string; user_id: string; token_hash: string }[] | null;
+  /** Our keys among the batch's hashes, with their person's balance as it was at the start. */
+  keys: (KeyOwner & { token_hash: string })[] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;
   /** Legacy dedup keys of this batch already stored (see legacyBookedSql). */
   legacy: string[] | null;
@@ -136,8 +146,10 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
       tx,
       sql`select (select factor_micro from conversion_factors order by id desc limit 1)::text as factor,
                  (select value from settings where key = 'alert_thresholds') as thresholds,
-                 (select json_agg(json_build_object('id', id, 'user_id', user_id, 'token_hash', token_hash))
-                    from keys where token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
+                 (select json_agg(json_build_object('id', k.id, 'user_id', k.user_id, 'token_hash', k.token_hash,
+                         'used', coalesce(b.period_used_milli, 0), 'remaining', coalesce(b.monthly_milli + b.topup_milli, 0)))
+                    from keys k left join balances b on b.user_id = k.user_id
+                    where k.token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
@@ -184,10 +196,11 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
  */
 function serialiseEvents(
   items: UsageItem[],
-  ctx: { factorMicro: number; keyByHash: Map<string, { id: string; user_id: string }>; recoveredAlready: Set<string>; legacyBooked: Set<string> },
+  ctx: { factorMicro: number; keyByHash: Map<string, KeyOwner>; recoveredAlready: Set<string>; legacyBooked: Set<string> },
   dead: UsageBatch['dead'],
 ): { json: string; count: number; alreadyBooked: number } {
   const rowsIn = [];
+  const limits = usageLimits();
   let alreadyBooked = 0;
   for (const g of items) {
     if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) || ctx.legacyBooked.has(g.legacy.dedupKey)) {
@@ -202,6 +215,13 @@ function serialiseEvents(
       // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
       dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
       continue;
+    }
+    if (key && debit > 0) {
+      const over = limits.take(key, debit);
+      if (over) {
+        dead.push({ reason: over, payload: snippet(g) });
+        continue;
+      }
     }
     rowsIn.push({
       dedup_key: g.dedupKey,
@@ -225,6 +245,32 @@ function serialiseEvents(
     });
   }
   return { json: JSON.stringify(rowsIn), count: rowsIn.length, alreadyBooked };
+}
+
+/**
+ * What each person may still be debited in this batch (docs/money.md, domain/limits.ts): at most
+ * MAX_BATCH_USAGE_MILLI per batch, usage in the period up to MAX_PERIOD_USAGE_MILLI and debt down
+ * to -MAX_DEBT_MILLI, from the balance read at the start of the batch. `take` books a debit
+ * against it, or returns why it cannot be booked (that event is dead-lettered, the rest booked).
+ */
+function usageLimits() {
+  const room = new Map<string, { batch: number; period: number; debt: number }>();
+  return {
+    take(owner: KeyOwner, debit: number): string | null {
+      let r = room.get(owner.user_id);
+      if (!r) {
+        r = { batch: MAX_BATCH_USAGE_MILLI, period: MAX_PERIOD_USAGE_MILLI - owner.used, debt: owner.remaining + MAX_DEBT_MILLI };
+        room.set(owner.user_id, r);
+      }
+      if (debit > r.batch) return `usage limit: one person's usage in one batch is at most ${creditsText(MAX_BATCH_USAGE_MILLI)}`;
+      if (debit > r.period) return `usage limit: one person's usage in a period is at most ${creditsText(MAX_PERIOD_USAGE_MILLI)}`;
+      if (debit > r.debt) return `usage limit: one person's debt is at most ${creditsText(MAX_DEBT_MILLI)}`;
+      r.batch -= debit;
+      r.period -= debit;
+      r.debt -= debit;
+      return null;
+    },
+  };
 }
 
 interface BookContext {

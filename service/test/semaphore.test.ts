@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { semaphore } from '../src/lib/semaphore.js';
+import { QueueFull, semaphore } from '../src/lib/semaphore.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -48,6 +48,33 @@ describe('semaphore', () => {
     g.fail(new Error('boom'));
     await expect(failing).rejects.toThrow('boom');
     expect(await next).toBe('ran');
+    expect(s.load).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('lets at most `maxWaiting` wait and refuses the next at once', async () => {
+    const s = semaphore(1, 2);
+    const g = gate();
+    const runs = [s.run(() => g.done), s.run(async () => 'b'), s.run(async () => 'c')];
+    await tick();
+    expect(s.load).toEqual({ active: 1, waiting: 2 });
+    await expect(s.acquire()).rejects.toBeInstanceOf(QueueFull);
+    g.open();
+    expect(await Promise.all(runs)).toEqual([undefined, 'b', 'c']);
+    expect(s.load).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('takes a waiter that gives up out of the queue; a release is counted once', async () => {
+    const s = semaphore(1, 1);
+    const first = await s.acquire();
+    const gone = new AbortController();
+    const waiter = s.acquire(gone.signal);
+    await tick();
+    expect(s.load).toEqual({ active: 1, waiting: 1 });
+    gone.abort(new Error('client left'));
+    await expect(waiter).rejects.toThrow('client left');
+    expect(s.load).toEqual({ active: 1, waiting: 0 });
+    first();
+    first();
     expect(s.load).toEqual({ active: 0, waiting: 0 });
   });
 });

@@ -7,7 +7,7 @@ import { creditStateSql } from '../ledger.js';
 import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
 import { nanoToMilliCredits } from '../money.js';
 import { DEFAULT_THRESHOLDS, warnBpOf } from '../thresholds.js';
-import { parseUsageItem, storableJson, type UsageItem } from './parse.js';
+import { deadLetterPayload, notJsonPayload, parseUsageItem, storableJson, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
   accepted: number;
@@ -87,14 +87,14 @@ export interface UsageBatch {
  * synchronous pass: the caller can drop the parsed body before waiting on the database, so a
  * megabyte of request JSON never outlives the parse.
  */
-export function prepareUsage(raws: unknown[], badLines: string[] = []): UsageBatch {
+export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = []): UsageBatch {
   const good: UsageItem[] = [];
-  const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(line) }));
+  const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(notJsonPayload(line)) }));
   const seen = new Set<string>();
   let duplicate = 0;
   for (const raw of raws) {
     const r = parseUsageItem(raw);
-    if (!r.ok) dead.push({ reason: r.reason, payload: snippet(raw) });
+    if (!r.ok) dead.push({ reason: r.reason, payload: snippet(deadLetterPayload(raw)) });
     else if (seen.has(r.item.dedupKey)) duplicate++;
     else {
       seen.add(r.item.dedupKey);
@@ -213,13 +213,13 @@ function serialiseEvents(
       debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, ctx.factorMicro) : 0;
     } catch (e) {
       // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
-      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
+      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet({ ...g, legacy: undefined }) });
       continue;
     }
     if (key && debit > 0) {
       const over = limits.take(key, debit);
       if (over) {
-        dead.push({ reason: over, payload: snippet(g) });
+        dead.push({ reason: over, payload: snippet({ ...g, legacy: undefined }) });
         continue;
       }
     }

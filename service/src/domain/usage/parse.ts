@@ -142,6 +142,63 @@ const KEEP_METADATA = [
   'requester_ip_address',
 ];
 
+/** The top-level fields a dead letter keeps (content — messages, response, ... — never). */
+const KEEP_FIELDS = [
+  'id',
+  'litellm_call_id',
+  'trace_id',
+  'call_type',
+  'status',
+  'response_cost',
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'startTime',
+  'endTime',
+  'model',
+  'model_group',
+  'model_id',
+  'cache_hit',
+  'companion_dedup_key',
+];
+
+/** What a dead letter stores of an NDJSON line that is not JSON (it may be content): its size. */
+export const notJsonPayload = (line: string) => ({ type: 'not JSON', length: line.length });
+
+/** A scalar as it is; a long string cut; an object or array only named (it could hold content). */
+function scalar(v: unknown): unknown {
+  if (typeof v === 'string') return storableString(v.length > 200 ? `${v.slice(0, 200)}…` : v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
+  return `[${Array.isArray(v) ? 'array' : typeof v}]`;
+}
+
+/**
+ * What a dead letter stores of an item that could not be booked: the fields a booked event keeps
+ * (the identifying and billing fields, the same metadata, the key hash as it would be stored:
+ * never a raw bearer value) and nothing else, so message content is stripped exactly as for good
+ * events. Not an object: its type and size, or the value of a number or boolean.
+ */
+export function deadLetterPayload(raw: unknown): Record<string, unknown> {
+  if (typeof raw === 'string' || Array.isArray(raw)) return { type: Array.isArray(raw) ? 'array' : 'string', length: raw.length };
+  if (!raw || typeof raw !== 'object') return { type: raw === null ? 'null' : typeof raw, value: scalar(raw) };
+  const p = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of KEEP_FIELDS) if (p[k] !== undefined) out[k] = scalar(p[k]);
+  if (p.end_user) out.end_user = storableJson(p.end_user, 1);
+  if (p.status === 'failure' && p.error_information) out.error_information = storableJson(p.error_information, 1);
+  if (p.metadata && typeof p.metadata === 'object' && !Array.isArray(p.metadata)) {
+    const meta = p.metadata as Record<string, unknown>;
+    const metadata: Record<string, unknown> = {};
+    const { hash } = storedKeyHash(str(meta.user_api_key_hash));
+    if (hash) metadata.user_api_key_hash = hash;
+    for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = scalar(meta[k]);
+    out.metadata = metadata;
+  } else if (p.metadata !== undefined) out.metadata = scalar(p.metadata);
+  const dropped = Object.keys(p).filter((k) => !KEEP_FIELDS.includes(k) && k !== 'metadata' && k !== 'end_user' && k !== 'error_information');
+  if (dropped.length) out.stripped = dropped.slice(0, 50).map((k) => storableString(k.slice(0, 100)));
+  return out;
+}
+
 export function parseUsageItem(raw: unknown): ParseResult {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object' };
   const p = raw as Record<string, unknown>;
@@ -230,6 +287,72 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
     }
     return items.length === 0 ? null : { items, badLines };
   }
+}
+
+/**
+ * The elements of a JSON array body, each parsed on its own from the bytes when it is consumed, so
+ * a 10 MB batch never exists as one string plus one tree of every payload (most of it message
+ * content that is dropped at once): memory per batch is the body bytes plus what is kept of each
+ * event. Null when the body is not a well-formed array (the caller then uses splitBody); an element
+ * that is not valid JSON throws SyntaxError while iterating (the caller falls back the same way).
+ */
+export function jsonArrayItems(body: Uint8Array): Iterable<unknown> | null {
+  const slices = arraySlices(body);
+  if (!slices) return null;
+  const decoder = new TextDecoder();
+  return {
+    *[Symbol.iterator]() {
+      for (let i = 0; i < slices.length; i += 2) {
+        const text = decoder.decode(body.subarray(slices[i]!, slices[i + 1]!));
+        const value: unknown = JSON.parse(text);
+        yield mayHoldUnstorable(text) ? storableJson(value) : value;
+      }
+    },
+  };
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** [start, end, start, end, ...] of each top-level element of a JSON array; null if not one. */
+function arraySlices(b: Uint8Array): number[] | null {
+  let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // BOM
+  while (WS.has(b[i]!)) i++;
+  if (b[i] !== 0x5b) return null; // [
+  i++;
+  const out: number[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (; i < b.length; i++) {
+    const c = b[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) {
+        if (c !== 0x5d) return null;
+        if (start >= 0) out.push(start, i);
+        else if (out.length > 0) return null; // "[1,]"
+        start = -2; // closed
+        i++;
+        break;
+      }
+      depth--;
+    } else if (c === 0x2c && depth === 0) {
+      if (start < 0) return null; // "[,"
+      out.push(start, i);
+      start = -1;
+      continue;
+    }
+    if (start === -1 && !WS.has(c)) start = i;
+  }
+  if (start !== -2) return null;
+  while (i < b.length && WS.has(b[i]!)) i++;
+  return i === b.length ? out : null;
 }
 
 /**

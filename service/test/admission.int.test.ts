@@ -36,7 +36,6 @@ const post = (body: ReadableStream<Uint8Array> | string) =>
     method: 'POST',
     headers: { authorization: `Bearer ${WEBHOOK_SECRET}`, 'content-type': 'application/json' },
     body,
-    // @ts-expect-error undici's option for a streamed request body
     duplex: 'half',
   }));
 const tick = () => new Promise((r) => setTimeout(r, 20));

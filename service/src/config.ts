@@ -37,6 +37,7 @@ const configSchema = z.object({
   WEBHOOK_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
   WEBHOOK_MAX_CONCURRENT: positiveInt(3),
   WEBHOOK_MAX_QUEUED: z.coerce.number().int().min(0).default(16),
+  WEBHOOK_MAX_INFLIGHT_BYTES: positiveInt(16 * 1024 * 1024),
   WEBHOOK_SIGNING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
   RATE_LIMIT_API_PER_MINUTE: positiveInt(600),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: positiveInt(6000),

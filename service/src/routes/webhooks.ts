@@ -46,15 +46,16 @@ const RETRY_AFTER_SECONDS = 2;
 
 /**
  * Admission, before anything touches the body: `maxConcurrent` batches are read and booked at
- * once per process; up to `maxQueued` more wait in arrival order with their body still unread (in
+ * once per process, together at most `maxInflightBytes` of body (by Content-Length; one batch
+ * alone always: memory per batch in flight is about its body size, see jsonArrayItems); up to `maxQueued` more wait in arrival order with their body still unread (in
  * the socket: TCP holds the sender back), and any beyond that are answered 503 `overloaded` with
  * Retry-After at once, body unread (litellm/companion_callback.py retries 429/503 after
  * max(Retry-After, its backoff): nothing is lost). A waiter whose client hangs up leaves the queue.
  * Beyond the point where the machine is busy, more concurrent batches only queue on the same
  * balance row locks inside PostgreSQL, and each holds its parsed body in memory meanwhile.
  */
-function admission(maxConcurrent: number, maxQueued: number) {
-  const slots = semaphore(maxConcurrent, maxQueued);
+function admission(maxConcurrent: number, maxQueued: number, maxInflightBytes: number, maxBodyBytes: number) {
+  const slots = semaphore(maxConcurrent, maxQueued, maxInflightBytes);
   return createMiddleware<AppEnv>(async (c, next) => {
     const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
     const gone = new AbortController();
@@ -62,7 +63,9 @@ function admission(maxConcurrent: number, maxQueued: number) {
     socket?.once('close', onClose);
     let release: () => void;
     try {
-      release = await slots.acquire(gone.signal);
+      // weight: the body's declared size (a chunked body counts as the largest allowed)
+      const length = Number(c.req.header('content-length'));
+      release = await slots.acquire(gone.signal, Number.isSafeInteger(length) && length >= 0 ? Math.min(length, maxBodyBytes) : maxBodyBytes);
     } catch (e) {
       if (!(e instanceof QueueFull)) throw e;
       throw new ApiError('overloaded', `${maxConcurrent} usage batches are being booked and ${maxQueued} are waiting; retry later`, undefined, {
@@ -79,7 +82,8 @@ function admission(maxConcurrent: number, maxQueued: number) {
   });
 }
 
-export function webhookRoutes(maxBodyBytes: number, maxConcurrent: number, maxQueued: number) {
+export function webhookRoutes(opts: { maxBodyBytes: number; maxConcurrent: number; maxQueued: number; maxInflightBytes: number }) {
+  const { maxBodyBytes, maxConcurrent, maxQueued, maxInflightBytes } = opts;
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
@@ -87,7 +91,7 @@ export function webhookRoutes(maxBodyBytes: number, maxConcurrent: number, maxQu
     },
   });
   const router = createRouter();
-  router.use('/litellm', webhookAuth, admission(maxConcurrent, maxQueued), limit);
+  router.use('/litellm', webhookAuth, admission(maxConcurrent, maxQueued, maxInflightBytes, maxBodyBytes), limit);
   return router.openapi(route, async (c) => {
     const deps = c.get('deps');
     // Read from the raw request, not c.req.text(), which would keep the body cached on the context

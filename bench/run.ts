@@ -2,9 +2,10 @@
  * `npm run bench [-- <scenario>]` (or BENCH_SCENARIO=<scenario>): see bench/README.md.
  * - ingestion (default): one service, sustained webhook load, ledger exactness (bench/ingestion.ts);
  * - latency: two replicas + LiteLLM fake + Resend capture: top-up → max_budget, 80 % → email,
- *   admin API under concurrent dashboard use, two-replica ingestion (bench/latency.ts).
+ *   admin API under concurrent dashboard use, two-replica ingestion (bench/latency.ts);
+ * - bigbatches: 40 parallel ~9.5 MB webhook batches, peak RSS of the service (bench/bigbatches.ts).
  */
-const SCENARIOS = { ingestion: './ingestion.js', latency: './latency.js' } as const;
+const SCENARIOS = { ingestion: './ingestion.js', latency: './latency.js', bigbatches: './bigbatches.js' } as const;
 const scenario = process.argv[2] ?? process.env.BENCH_SCENARIO ?? 'ingestion';
 if (!(scenario in SCENARIOS)) {
   console.error(`bench: unknown scenario "${scenario}" (one of: ${Object.keys(SCENARIOS).join(', ')})`);

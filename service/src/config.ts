@@ -36,13 +36,27 @@ const configSchema = z.object({
   ),
   WEBHOOK_MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024),
   WEBHOOK_MAX_CONCURRENT: positiveInt(3),
+  WEBHOOK_MAX_QUEUED: z.coerce.number().int().min(0).default(16),
+  WEBHOOK_MAX_INFLIGHT_BYTES: positiveInt(16 * 1024 * 1024),
   WEBHOOK_SIGNING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
   RATE_LIMIT_API_PER_MINUTE: positiveInt(600),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: positiveInt(6000),
+  /**
+   * How many reverse proxies stand in front of the service: `false` (0, none: the socket address is
+   * the client), `true` (1), or a number. The client address is then the one the outermost
+   * trusted proxy appended to X-Forwarded-For: the N-th entry from the right.
+   */
   TRUST_PROXY: z
-    .enum(['true', 'false'])
+    .string()
     .default('false')
-    .transform((v) => v === 'true'),
+    .transform((v, ctx) => {
+      const t = v.trim().toLowerCase();
+      if (t === 'false' || t === '') return 0;
+      if (t === 'true') return 1;
+      if (/^\d{1,2}$/.test(t)) return Number(t);
+      ctx.addIssue({ code: 'custom', message: 'must be true, false or the number of proxies in front of the service (0–99)' });
+      return z.NEVER;
+    }),
   RESEND_API_KEY: optionalString,
   RESEND_BASE_URL: optionalString,
   MAIL_FROM: z.string().default('Token Credits <credits@example.com>'),

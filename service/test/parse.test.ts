@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { prepareUsage } from '../src/domain/usage/ingest.js';
-import { parseUsageItem, splitBody } from '../src/domain/usage/parse.js';
+import { jsonArrayItems, parseUsageItem, splitBody } from '../src/domain/usage/parse.js';
 
 const HASH = 'a'.repeat(64);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const event = (extra: Record<string, unknown> = {}) => ({
   litellm_call_id: 'call-1',
   id: 'chatcmpl-1',
@@ -58,13 +60,63 @@ describe('parseUsageItem and prepareUsage', () => {
     expect(JSON.stringify(metadata)).toContain('[nested too deep]');
   });
 
-  it('dead-letters malformed items as bounded, storable text, and dedupes within the batch', () => {
-    const batch = prepareUsage([event(), event(), deep(10_000), { status: 'weird' }, 'x'.repeat(100_000)], ['not json \u0000']);
+  it('dead-letters malformed items as bounded, storable text without content, and dedupes within the batch', () => {
+    const batch = prepareUsage([event(), event(), deep(10_000), { status: 'weird' }, 'x'.repeat(100_000), 7], ['not json \u0000']);
     expect(batch.good).toHaveLength(1);
     expect(batch.duplicate).toBe(1);
-    expect(batch.dead.map((d) => d.reason)).toEqual(['line is not valid JSON', 'not a JSON object', 'unknown status "weird"', 'not a JSON object']);
-    expect(batch.dead[0]!.payload).toBe('not json \ufffd');
-    expect(batch.dead[1]!.payload).toContain('[nested too deep]');
-    expect(batch.dead[3]!.payload.length).toBe(64 * 1024 + 1);
+    expect(batch.dead.map((d) => d.reason)).toEqual(['line is not valid JSON', 'not a JSON object', 'unknown status "weird"', 'not a JSON object', 'not a JSON object']);
+    expect(batch.dead.map((d) => JSON.parse(d.payload))).toEqual([
+      { type: 'not JSON', length: 10 },
+      { type: 'array', length: 1 },
+      { status: 'weird' },
+      { type: 'string', length: 100_000 },
+      { type: 'number', value: 7 },
+    ]);
+  });
+
+  it('strips message content from dead letters exactly as from booked events, and never keeps a raw bearer value', () => {
+    const raw = {
+      ...event({ status: 'weird', startTime: 'not a time' }),
+      messages: [{ role: 'user', content: 'secret prompt' }],
+      response: { choices: [{ message: { content: 'secret answer' } }] },
+      model_parameters: { temperature: 1 },
+      hidden_params: { api_key: 'sk-provider-secret' },
+      end_user: 'ana@example.com',
+      metadata: { user_api_key_hash: 'Bearer not-an-sk-key', user_api_key_alias: 'ana', user_api_key_end_user_id: 'e1', requester_metadata: { note: 'secret' }, spend_logs_metadata: { content: 'x' } },
+    };
+    const [dead] = prepareUsage([raw]).dead;
+    expect(dead!.reason).toBe('unknown status "weird"');
+    expect(JSON.parse(dead!.payload)).toEqual({
+      id: 'chatcmpl-1',
+      litellm_call_id: 'call-1',
+      status: 'weird',
+      response_cost: 0.000376,
+      startTime: 'not a time',
+      model: 'gpt-4o-mini',
+      end_user: 'ana@example.com',
+      metadata: { user_api_key_hash: sha256('Bearer not-an-sk-key'), user_api_key_alias: 'ana', user_api_key_end_user_id: 'e1' },
+      stripped: ['messages', 'response', 'model_parameters', 'hidden_params'],
+    });
+    expect(dead!.payload).not.toMatch(/secret|not-an-sk-key/);
+  });
+});
+
+describe('jsonArrayItems', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const items = (s: string) => {
+    const it = jsonArrayItems(enc(s));
+    return it ? [...it] : null;
+  };
+  it('yields exactly what JSON.parse gives for an array, element by element', () => {
+    for (const text of ['[]', ' [ ] ', '[1]', '[{"a":"x,]}"},[1,[2]],"q\\"]",null,true,-1.5e3]', '\ufeff[{"a":1}]\n', '[{"s":"caf\u00e9 \u2014 \\u00e9"}, {"b":{}}]']) {
+      expect(items(text), text).toEqual(JSON.parse(text.replace(/^\ufeff/, '')));
+    }
+  });
+  it('makes NUL and lone surrogates storable as splitBody does', () => {
+    expect(items('[{"a":"x\\u0000y","b":"\\ud800"}]')).toEqual([{ a: 'x\ufffdy', b: '\ufffd' }]);
+  });
+  it('is null for what is not one well-formed array, and throws SyntaxError for a bad element', () => {
+    for (const text of ['{"a":1}', '[1,]', '[,1]', '[1] x', '[1', '1', '', '[1]]', '{"a":1}\n{"a":2}']) expect(items(text), text).toBeNull();
+    expect(() => items('[{"a":1},{bad}]')).toThrow(SyntaxError);
   });
 });

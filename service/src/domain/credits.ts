@@ -53,7 +53,7 @@ export async function bookCredits(tx: Queryable, deps: Deps, actor: Actor, meta:
       actor: actor.label,
       reason: input.reason,
       createdAt: now,
-      guardTopup: input.amountMilli < 0,
+      guardTopup: true,
     });
     await afterBalanceChange(tx, deps, [user.id]);
     const key = await currentKey(tx, user.id);

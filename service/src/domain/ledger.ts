@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Queryable } from '../db/client.js';
 import { ledgerEntries, type LedgerKind } from '../db/schema/index.js';
 import { ApiError } from '../lib/errors.js';
+import { creditsText, MAX_TOPUP_MILLI } from './limits.js';
 
 export interface EntryInput {
   userId: string;
@@ -18,7 +19,10 @@ export interface EntryInput {
   usdNano?: number | null;
   keyId?: string | null;
   createdAt: Date;
-  /** Refuse the entry (InsufficientCredits) if it would take the top-up bucket below zero. */
+  /**
+   * Credits added or removed by hand: refuse (422) an entry that would take the top-up bucket
+   * below zero (insufficient_credits) or above MAX_TOPUP_MILLI (limit_exceeded).
+   */
   guardTopup?: boolean;
 }
 
@@ -54,7 +58,11 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
     .returning({ id: ledgerEntries.id });
   if (!inserted) return null;
 
-  const guard = e.guardTopup ? sql` and topup_milli + ${e.topupMilli}::bigint >= 0` : sql``;
+  const guard = !e.guardTopup
+    ? sql``
+    : e.topupMilli < 0
+      ? sql` and topup_milli + ${e.topupMilli}::bigint >= 0`
+      : sql` and topup_milli + ${e.topupMilli}::bigint <= ${MAX_TOPUP_MILLI}::bigint`;
   const updated = await rows<{ user_id: string }>(
     tx,
     sql`update balances
@@ -65,6 +73,9 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
         returning user_id`,
   );
   if (updated.length === 0) {
+    if (e.topupMilli > 0) {
+      throw new ApiError('limit_exceeded', `the top-up credits would exceed the limit of ${creditsText(MAX_TOPUP_MILLI)}`, { limitCredits: MAX_TOPUP_MILLI / 1000 });
+    }
     throw new ApiError('insufficient_credits', 'the adjustment is larger than the credits the person has');
   }
   return { id: inserted.id, amountMilli };
@@ -75,9 +86,10 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
  * blocked when nothing remains, warned at or above `warnBp` basis points used, else ok.
  */
 export function creditStateSql(remaining: SQL, used: SQL, warnBp: number): SQL {
+  // numeric: basis points × (used + remaining) would overflow bigint for balances above ~10^12 credits
   return sql`case
       when ${remaining} <= 0 then 'blocked'
-      when ${used} * 10000 >= ${warnBp}::bigint * (${used} + ${remaining}) then 'warned'
+      when ${used}::numeric * 10000 >= ${warnBp}::numeric * (${used}::numeric + ${remaining}) then 'warned'
       else 'ok' end`;
 }
 

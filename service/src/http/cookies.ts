@@ -10,7 +10,7 @@ export function secureCookies(c: Context): boolean {
   const config = (c.get('deps') as AppEnv['Variables']['deps']).config;
   if (config.COOKIE_SECURE !== 'auto') return config.COOKIE_SECURE === 'true';
   if (new URL(c.req.url).protocol === 'https:') return true;
-  return config.TRUST_PROXY && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+  return config.TRUST_PROXY > 0 && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
 }
 
 /** Sign out: end the session the cookie names (if any) and clear it and its CSRF companion. */

@@ -33,11 +33,19 @@ export function requestContext(deps: Deps) {
   });
 }
 
-/** The caller's address; X-Forwarded-For only behind a trusted reverse proxy (TRUST_PROXY). */
+/**
+ * The caller's address. Behind TRUST_PROXY = N reverse proxies, the address the outermost trusted
+ * one saw: each proxy appends the address it received the request from to X-Forwarded-For, so the
+ * N-th entry from the right (anything left of it was written by the client and can be forged). With
+ * fewer entries than N, the leftmost there is; without the header (or TRUST_PROXY unset), the
+ * socket's peer.
+ */
 export function clientIp(c: Context<AppEnv>): string {
-  if (c.get('deps')?.config.TRUST_PROXY) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
+  const hops = c.get('deps')?.config.TRUST_PROXY ?? 0;
+  if (hops > 0) {
+    const forwarded = (c.req.header('x-forwarded-for') ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+    const address = forwarded[Math.max(0, forwarded.length - hops)];
+    if (address) return address.slice(0, 100);
   }
   try {
     return getConnInfo(c).remote.address ?? 'unknown';

@@ -10,9 +10,11 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unprocessable: 422,
   insufficient_credits: 422,
+  limit_exceeded: 422,
   rate_limited: 429,
   internal: 500,
   dependency_unavailable: 503,
+  overloaded: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -32,8 +32,9 @@ export const usageEvents = pgTable(
   (t) => [
     index('usage_user_time_idx').on(t.userId, t.startTime),
     index('usage_unattributed_idx').on(t.receivedAt).where(sql`user_id is null`),
-    // Dedup: the dedup key hashes the start time as sent, so (start_time, dedup_key) is unique
-    // exactly when dedup_key is (nulls equal). Leading with the start time keeps inserts on the
+    // Dedup: the dedup key hashes the start instant (to the microsecond) and start_time is that
+    // instant floored to the millisecond, so (start_time, dedup_key) is unique exactly when
+    // dedup_key is (nulls equal). Leading with the start time keeps inserts on the
     // few right-most pages instead of random pages of a hash-ordered index (which stops fitting
     // in memory as the table grows), and it serves time-range reads.
     unique('usage_events_time_dedup_unique').on(t.startTime, t.dedupKey).nullsNotDistinct(),

@@ -18,7 +18,7 @@ export interface AlertContext {
 
 const percentBp = sql`case when b.monthly_milli + b.topup_milli <= 0
     then case when b.period_used_milli > 0 or b.monthly_milli + b.topup_milli < 0 then 10000 else 0 end
-    else (b.period_used_milli * 10000 / (b.period_used_milli + b.monthly_milli + b.topup_milli))::int end`;
+    else div(b.period_used_milli::numeric * 10000, b.period_used_milli::numeric + b.monthly_milli + b.topup_milli)::int end`;
 
 /**
  * Fire and re-arm threshold alerts for these people, in the caller's transaction. The partial

@@ -4,9 +4,10 @@ import { evaluateAlerts } from '../alerts/evaluate.js';
 import type { BalanceChangeDeps } from '../balance-change.js';
 import { percentUsedBp } from '../balance.js';
 import { creditStateSql } from '../ledger.js';
+import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
 import { nanoToMilliCredits } from '../money.js';
 import { DEFAULT_THRESHOLDS, warnBpOf } from '../thresholds.js';
-import { parseUsageItem, storableJson, type UsageItem } from './parse.js';
+import { deadLetterPayload, notJsonPayload, parseUsageItem, storableJson, type UsageItem } from './parse.js';
 
 export interface IngestCounts {
   accepted: number;
@@ -38,11 +39,36 @@ function snippet(v: unknown): string {
   return s.length > MAX_DEAD_LETTER_CHARS ? `${s.slice(0, MAX_DEAD_LETTER_CHARS)}…` : s;
 }
 
+interface KeyOwner {
+  id: string;
+  user_id: string;
+  /** period_used_milli and monthly_milli + topup_milli of the person. */
+  used: number;
+  remaining: number;
+}
+
 interface Lookup {
   factor: string;
   thresholds: number[] | null;
-  keys: { id: string; user_id: string; token_hash: string }[] | null;
+  /** Our keys among the batch's hashes, with their person's balance as it was at the start. */
+  keys: (KeyOwner & { token_hash: string })[] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;
+  /** Legacy dedup keys of this batch already stored (see legacyBookedSql). */
+  legacy: string[] | null;
+}
+
+/**
+ * The batch's events already booked under their legacy dedup key (versions before the normalised
+ * start instant stored the start time's hash as sent; docs/money.md). Only start times before
+ * `dedup_legacy_before` (set by the migration that introduced the new keys) can have one, so new
+ * traffic skips the lookup; each probe is one unique-index lookup on (start_time, dedup_key).
+ */
+function legacyBookedSql(items: UsageItem[]) {
+  const pairs = JSON.stringify(items.map((g) => ({ k: g.legacy.dedupKey, t: g.legacy.startTime })));
+  return sql`(select json_agg(p.k) from json_to_recordset(${pairs}::json) as p(k text, t timestamptz)
+    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k))
+       or (p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before')
+           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k)))`;
 }
 
 /**
@@ -61,14 +87,14 @@ export interface UsageBatch {
  * synchronous pass: the caller can drop the parsed body before waiting on the database, so a
  * megabyte of request JSON never outlives the parse.
  */
-export function prepareUsage(raws: unknown[], badLines: string[] = []): UsageBatch {
+export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = []): UsageBatch {
   const good: UsageItem[] = [];
-  const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(line) }));
+  const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(notJsonPayload(line)) }));
   const seen = new Set<string>();
   let duplicate = 0;
   for (const raw of raws) {
     const r = parseUsageItem(raw);
-    if (!r.ok) dead.push({ reason: r.reason, payload: snippet(raw) });
+    if (!r.ok) dead.push({ reason: r.reason, payload: snippet(deadLetterPayload(raw)) });
     else if (seen.has(r.item.dedupKey)) duplicate++;
     else {
       seen.add(r.item.dedupKey);
@@ -120,20 +146,24 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
       tx,
       sql`select (select factor_micro from conversion_factors order by id desc limit 1)::text as factor,
                  (select value from settings where key = 'alert_thresholds') as thresholds,
-                 (select json_agg(json_build_object('id', id, 'user_id', user_id, 'token_hash', token_hash))
-                    from keys where token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
+                 (select json_agg(json_build_object('id', k.id, 'user_id', k.user_id, 'token_hash', k.token_hash,
+                         'used', coalesce(b.period_used_milli, 0), 'remaining', coalesce(b.monthly_milli + b.topup_milli, 0)))
+                    from keys k left join balances b on b.user_id = k.user_id
+                    where k.token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
-                     and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered`,
+                     and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
+                 ${legacyBookedSql(good)} as legacy`,
     ))!;
     const factorMicro = Number(lookup.factor);
     const thresholds = Array.isArray(lookup.thresholds) ? lookup.thresholds : DEFAULT_THRESHOLDS;
     const keyByHash = new Map((lookup.keys ?? []).map((k) => [k.token_hash, k]));
     const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
+    const legacyBooked = new Set(lookup.legacy ?? []);
 
     // The items leave the batch here: once serialised, only their JSON text waits on the database.
-    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready }, dead);
-    result.duplicate += events.recovered;
+    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready, legacyBooked }, dead);
+    result.duplicate += events.alreadyBooked;
     await deadLetter();
     if (events.count === 0) return result;
 
@@ -160,19 +190,21 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
 
 /**
  * The usage_events rows of the items as one JSON text for json_to_recordset, with each debit
- * computed (monthly + top-up split happens in SQL). Items already booked by the reconciler are
- * counted as `recovered`; an item whose debit is out of range is dead-lettered, not the batch.
+ * computed (monthly + top-up split happens in SQL). Items already booked by the reconciler or
+ * under their legacy dedup key are counted as `alreadyBooked`; an item whose debit is out of
+ * range is dead-lettered, not the batch.
  */
 function serialiseEvents(
   items: UsageItem[],
-  ctx: { factorMicro: number; keyByHash: Map<string, { id: string; user_id: string }>; recoveredAlready: Set<string> },
+  ctx: { factorMicro: number; keyByHash: Map<string, KeyOwner>; recoveredAlready: Set<string>; legacyBooked: Set<string> },
   dead: UsageBatch['dead'],
-): { json: string; count: number; recovered: number } {
+): { json: string; count: number; alreadyBooked: number } {
   const rowsIn = [];
-  let recovered = 0;
+  const limits = usageLimits();
+  let alreadyBooked = 0;
   for (const g of items) {
-    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`)) {
-      recovered++;
+    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) || ctx.legacyBooked.has(g.legacy.dedupKey)) {
+      alreadyBooked++;
       continue;
     }
     const key = g.keyHash ? ctx.keyByHash.get(g.keyHash) : undefined;
@@ -181,8 +213,15 @@ function serialiseEvents(
       debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, ctx.factorMicro) : 0;
     } catch (e) {
       // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
-      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet(g) });
+      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet({ ...g, legacy: undefined }) });
       continue;
+    }
+    if (key && debit > 0) {
+      const over = limits.take(key, debit);
+      if (over) {
+        dead.push({ reason: over, payload: snippet({ ...g, legacy: undefined }) });
+        continue;
+      }
     }
     rowsIn.push({
       dedup_key: g.dedupKey,
@@ -205,7 +244,33 @@ function serialiseEvents(
       metadata: g.metadata,
     });
   }
-  return { json: JSON.stringify(rowsIn), count: rowsIn.length, recovered };
+  return { json: JSON.stringify(rowsIn), count: rowsIn.length, alreadyBooked };
+}
+
+/**
+ * What each person may still be debited in this batch (docs/money.md, domain/limits.ts): at most
+ * MAX_BATCH_USAGE_MILLI per batch, usage in the period up to MAX_PERIOD_USAGE_MILLI and debt down
+ * to -MAX_DEBT_MILLI, from the balance read at the start of the batch. `take` books a debit
+ * against it, or returns why it cannot be booked (that event is dead-lettered, the rest booked).
+ */
+function usageLimits() {
+  const room = new Map<string, { batch: number; period: number; debt: number }>();
+  return {
+    take(owner: KeyOwner, debit: number): string | null {
+      let r = room.get(owner.user_id);
+      if (!r) {
+        r = { batch: MAX_BATCH_USAGE_MILLI, period: MAX_PERIOD_USAGE_MILLI - owner.used, debt: owner.remaining + MAX_DEBT_MILLI };
+        room.set(owner.user_id, r);
+      }
+      if (debit > r.batch) return `usage limit: one person's usage in one batch is at most ${creditsText(MAX_BATCH_USAGE_MILLI)}`;
+      if (debit > r.period) return `usage limit: one person's usage in a period is at most ${creditsText(MAX_PERIOD_USAGE_MILLI)}`;
+      if (debit > r.debt) return `usage limit: one person's debt is at most ${creditsText(MAX_DEBT_MILLI)}`;
+      r.batch -= debit;
+      r.period -= debit;
+      r.debt -= debit;
+      return null;
+    },
+  };
 }
 
 interface BookContext {

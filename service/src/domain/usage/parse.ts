@@ -1,9 +1,14 @@
 import { sha256Hex } from '../../lib/crypto.js';
-import { MoneyError, usdToNano } from '../money.js';
+import { MoneyError, parseScaled, usdToNano } from '../money.js';
 
 /** One LiteLLM call as we book it, parsed from a StandardLoggingPayload. */
 export interface UsageItem {
   dedupKey: string;
+  /**
+   * The key an older version of the service stored for this same payload (it hashed the start
+   * time as sent): a re-delivery of an event booked before the normalised keys is found by it.
+   */
+  legacy: { dedupKey: string; startTime: string | null };
   litellmCallId: string | null;
   providerId: string | null;
   keyHash: string | null;
@@ -36,17 +41,92 @@ const storable = (d: Date): Date | null => {
   return Number.isNaN(d.getTime()) || y < 1 || y > 9999 ? null : d;
 };
 
-/** startTime/endTime: epoch seconds (float) in StandardLoggingPayload; ISO strings tolerated. */
-function time(v: unknown): Date | null {
+/**
+ * startTime/endTime as the instant they name, in integer microseconds since the epoch: epoch
+ * seconds (LiteLLM's float; numbers from 10^11 on are taken as milliseconds), the same as a
+ * numeric string, or a date-time string (ISO 8601 and what Date.parse reads; fractional seconds
+ * are read exactly, to the microsecond, half-up). `1796209999`, `"1796209999.0"`,
+ * `"2026-12-02T10:33:19Z"` and `"2026-12-02T10:33:19.000Z"` are one instant. Null when absent,
+ * unreadable or outside what timestamptz stores.
+ */
+export function instantMicros(v: unknown): bigint | null {
+  let micros: bigint | null = null;
+  if (typeof v === 'number') micros = epochMicros(v, String(v));
+  else if (typeof v === 'string' && v.trim() !== '') {
+    const text = v.trim();
+    const n = Number(text);
+    micros = Number.isFinite(n) ? epochMicros(n, DECIMAL_TEXT.test(text) ? text : String(n)) : dateTimeMicros(text);
+  }
+  return micros !== null && storable(new Date(Number(floorDiv(micros, 1000n)))) ? micros : null;
+}
+
+/** Decimal text parseScaled reads exactly (other numeric spellings, e.g. hex, go through Number). */
+const DECIMAL_TEXT = /^\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function epochMicros(n: number, text: string): bigint | null {
+  if (!Number.isFinite(n) || n <= 0) return null;
+  return parseScaled(text, n < 1e11 ? 6 : 3);
+}
+
+const FRACTION = /(:\d{2})[.,](\d+)/;
+function dateTimeMicros(text: string): bigint | null {
+  const m = FRACTION.exec(text);
+  const wholeSeconds = Date.parse(m ? text.replace(FRACTION, '$1') : text);
+  if (!Number.isFinite(wholeSeconds)) return null;
+  return BigInt(wholeSeconds) * 1000n + (m ? parseScaled(`0.${m[2]}`, 6) : 0n);
+}
+
+const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+
+/** The instant as a Date (milliseconds, floored): what start_time/end_time store. */
+const toDate = (micros: bigint | null): Date | null => (micros === null ? null : new Date(Number(floorDiv(micros, 1000n))));
+
+/** How versions before the normalised dedup keys read a start time (their start_time column). */
+function legacyTime(v: unknown): Date | null {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
     return storable(new Date(v < 1e11 ? v * 1000 : v));
   }
   if (typeof v === 'string' && v) {
     const asNum = Number(v);
-    if (Number.isFinite(asNum)) return time(asNum);
+    if (Number.isFinite(asNum)) return legacyTime(asNum);
     return storable(new Date(v));
   }
   return null;
+}
+
+/**
+ * What identifies one call: `litellm_call_id` when present, else the provider id and call type,
+ * always with the start instant (normalised, so its spelling does not matter) and the key hash.
+ * litellm_call_id can be chosen by the client (header x-litellm-call-id), so alone it would let a
+ * person make billed calls look like duplicates. JSON-encoded parts: no separator ambiguity.
+ */
+function dedupKeyOf(callId: string | null, providerId: string | null, callType: string | null, start: bigint | null, keyHash: string | null): string {
+  const at = start === null ? '' : start.toString();
+  return callId ? `c2:${sha256Hex(JSON.stringify([callId, at, keyHash]))}` : `h2:${sha256Hex(JSON.stringify([providerId, at, keyHash, callType]))}`;
+}
+
+/** The key versions before 2 stored: the start time hashed as sent, `|`-joined. */
+function legacyDedupKeyOf(p: Record<string, unknown>, callId: string | null, providerId: string | null, callType: string | null, rawKeyHash: string | null): string {
+  return callId
+    ? `c:${sha256Hex([callId, p.startTime ?? '', rawKeyHash ?? ''].join('|'))}`
+    : `h:${sha256Hex([providerId, p.startTime ?? '', rawKeyHash ?? '', callType ?? ''].join('|'))}`;
+}
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * The key hash to store. LiteLLM logs `user_api_key_dict.api_key` as `user_api_key_hash`
+ * (proxy/litellm_pre_call_utils.py: LiteLLMProxyRequestSetup.get_logged_api_key), which is the
+ * sha256 of an `sk-` key but can be the raw bearer value (failed auth with a non-`sk-` token) or a
+ * session token's alias; only values shaped like a sha256 hex digest are kept as they are
+ * (litellm_core_utils/litellm_logging.py: is_valid_sha256_hash uses the same shape); anything
+ * else is stored as its own sha256 — never a possible credential — which is also what the
+ * durable callback sends for it (sanitise_key_hash) and what LiteLLM's hash_token gives for a
+ * raw `sk-` key.
+ */
+function storedKeyHash(raw: string | null): { hash: string | null; rehashed: boolean } {
+  if (raw === null) return { hash: null, rehashed: false };
+  return SHA256_HEX.test(raw) ? { hash: raw.toLowerCase(), rehashed: false } : { hash: sha256Hex(raw), rehashed: true };
 }
 
 /** One LiteLLM call costing more than this is garbage, not usage (and would overflow the debit). */
@@ -61,6 +141,63 @@ const KEEP_METADATA = [
   'user_api_key_spend',
   'requester_ip_address',
 ];
+
+/** The top-level fields a dead letter keeps (content — messages, response, ... — never). */
+const KEEP_FIELDS = [
+  'id',
+  'litellm_call_id',
+  'trace_id',
+  'call_type',
+  'status',
+  'response_cost',
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'startTime',
+  'endTime',
+  'model',
+  'model_group',
+  'model_id',
+  'cache_hit',
+  'companion_dedup_key',
+];
+
+/** What a dead letter stores of an NDJSON line that is not JSON (it may be content): its size. */
+export const notJsonPayload = (line: string) => ({ type: 'not JSON', length: line.length });
+
+/** A scalar as it is; a long string cut; an object or array only named (it could hold content). */
+function scalar(v: unknown): unknown {
+  if (typeof v === 'string') return storableString(v.length > 200 ? `${v.slice(0, 200)}…` : v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
+  return `[${Array.isArray(v) ? 'array' : typeof v}]`;
+}
+
+/**
+ * What a dead letter stores of an item that could not be booked: the fields a booked event keeps
+ * (the identifying and billing fields, the same metadata, the key hash as it would be stored:
+ * never a raw bearer value) and nothing else, so message content is stripped exactly as for good
+ * events. Not an object: its type and size, or the value of a number or boolean.
+ */
+export function deadLetterPayload(raw: unknown): Record<string, unknown> {
+  if (typeof raw === 'string' || Array.isArray(raw)) return { type: Array.isArray(raw) ? 'array' : 'string', length: raw.length };
+  if (!raw || typeof raw !== 'object') return { type: raw === null ? 'null' : typeof raw, value: scalar(raw) };
+  const p = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of KEEP_FIELDS) if (p[k] !== undefined) out[k] = scalar(p[k]);
+  if (p.end_user) out.end_user = storableJson(p.end_user, 1);
+  if (p.status === 'failure' && p.error_information) out.error_information = storableJson(p.error_information, 1);
+  if (p.metadata && typeof p.metadata === 'object' && !Array.isArray(p.metadata)) {
+    const meta = p.metadata as Record<string, unknown>;
+    const metadata: Record<string, unknown> = {};
+    const { hash } = storedKeyHash(str(meta.user_api_key_hash));
+    if (hash) metadata.user_api_key_hash = hash;
+    for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = scalar(meta[k]);
+    out.metadata = metadata;
+  } else if (p.metadata !== undefined) out.metadata = scalar(p.metadata);
+  const dropped = Object.keys(p).filter((k) => !KEEP_FIELDS.includes(k) && k !== 'metadata' && k !== 'end_user' && k !== 'error_information');
+  if (dropped.length) out.stripped = dropped.slice(0, 50).map((k) => storableString(k.slice(0, 100)));
+  return out;
+}
 
 export function parseUsageItem(raw: unknown): ParseResult {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object' };
@@ -86,26 +223,26 @@ export function parseUsageItem(raw: unknown): ParseResult {
   if (status === 'failure') costNano = 0; // failures are stored, never debited
 
   const meta = (p.metadata && typeof p.metadata === 'object' ? p.metadata : {}) as Record<string, unknown>;
-  const keyHash = str(meta.user_api_key_hash) ?? (typeof meta.user_api_key === 'string' && /^[0-9a-f]{64}$/.test(meta.user_api_key) ? meta.user_api_key : null);
+  const rawKeyHash = str(meta.user_api_key_hash) ?? (typeof meta.user_api_key === 'string' && /^[0-9a-f]{64}$/.test(meta.user_api_key) ? meta.user_api_key : null);
+  const { hash: keyHash, rehashed } = storedKeyHash(rawKeyHash);
   const litellmCallId = str(p.litellm_call_id);
   const providerId = str(p.id);
   const callType = str(p.call_type);
-  const startTime = time(p.startTime);
-  // litellm_call_id can be chosen by the client (header x-litellm-call-id), so alone it would let
-  // a person make billed calls look like duplicates: it is combined with the start time and key.
-  const dedupKey = litellmCallId
-    ? `c:${sha256Hex([litellmCallId, p.startTime ?? '', keyHash ?? ''].join('|'))}`
-    : `h:${sha256Hex([providerId, p.startTime ?? '', keyHash ?? '', callType ?? ''].join('|'))}`;
+  const start = instantMicros(p.startTime);
+  const dedupKey = dedupKeyOf(litellmCallId, providerId, callType, start, keyHash);
+  const legacy = { dedupKey: legacyDedupKeyOf(p, litellmCallId, providerId, callType, rawKeyHash), startTime: legacyTime(p.startTime)?.toISOString() ?? null };
 
   const metadata: Record<string, unknown> = {};
   for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = storableJson(meta[k], 1);
   if (p.end_user) metadata.end_user = storableJson(p.end_user, 1);
   if (status === 'failure' && p.error_information) metadata.error_information = storableJson(p.error_information, 1);
+  if (rehashed) metadata.key_hash_rehashed = true;
 
   return {
     ok: true,
     item: {
       dedupKey,
+      legacy,
       litellmCallId,
       providerId,
       keyHash,
@@ -117,8 +254,8 @@ export function parseUsageItem(raw: unknown): ParseResult {
       completionTokens: tokens(p.completion_tokens),
       totalTokens: tokens(p.total_tokens),
       costNano,
-      startTime,
-      endTime: time(p.endTime),
+      startTime: toDate(start),
+      endTime: toDate(instantMicros(p.endTime)),
       metadata,
     },
   };
@@ -150,6 +287,72 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
     }
     return items.length === 0 ? null : { items, badLines };
   }
+}
+
+/**
+ * The elements of a JSON array body, each parsed on its own from the bytes when it is consumed, so
+ * a 10 MB batch never exists as one string plus one tree of every payload (most of it message
+ * content that is dropped at once): memory per batch is the body bytes plus what is kept of each
+ * event. Null when the body is not a well-formed array (the caller then uses splitBody); an element
+ * that is not valid JSON throws SyntaxError while iterating (the caller falls back the same way).
+ */
+export function jsonArrayItems(body: Uint8Array): Iterable<unknown> | null {
+  const slices = arraySlices(body);
+  if (!slices) return null;
+  const decoder = new TextDecoder();
+  return {
+    *[Symbol.iterator]() {
+      for (let i = 0; i < slices.length; i += 2) {
+        const text = decoder.decode(body.subarray(slices[i]!, slices[i + 1]!));
+        const value: unknown = JSON.parse(text);
+        yield mayHoldUnstorable(text) ? storableJson(value) : value;
+      }
+    },
+  };
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** [start, end, start, end, ...] of each top-level element of a JSON array; null if not one. */
+function arraySlices(b: Uint8Array): number[] | null {
+  let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // BOM
+  while (WS.has(b[i]!)) i++;
+  if (b[i] !== 0x5b) return null; // [
+  i++;
+  const out: number[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (; i < b.length; i++) {
+    const c = b[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) {
+        if (c !== 0x5d) return null;
+        if (start >= 0) out.push(start, i);
+        else if (out.length > 0) return null; // "[1,]"
+        start = -2; // closed
+        i++;
+        break;
+      }
+      depth--;
+    } else if (c === 0x2c && depth === 0) {
+      if (start < 0) return null; // "[,"
+      out.push(start, i);
+      start = -1;
+      continue;
+    }
+    if (start === -1 && !WS.has(c)) start = i;
+  }
+  if (start !== -2) return null;
+  while (i < b.length && WS.has(b[i]!)) i++;
+  return i === b.length ? out : null;
 }
 
 /**

@@ -16,6 +16,7 @@ import { reportsRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
 import { usersRoutes } from './routes/users.js';
+import { webhookPersonRoutes } from './routes/webhook-person.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 const PUBLIC_API = new Set(['/api/auth/login', '/api/openapi.json']);
@@ -29,6 +30,7 @@ export function createApp(deps: Deps) {
 
   app.route('/', healthRoutes);
   app.route('/webhooks', webhookRoutes(deps.config.WEBHOOK_MAX_BODY_BYTES, deps.config.WEBHOOK_MAX_CONCURRENT));
+  app.route('/webhooks', webhookPersonRoutes());
   app.route('/webhooks', stripeWebhookRoutes());
 
   const api = new OpenAPIHono<AppEnv>();

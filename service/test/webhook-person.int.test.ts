@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../src/lib/clock.js';
 import { sha256Hex } from '../src/lib/crypto.js';
-import { createTestContext, WEBHOOK_SECRET, type TestContext } from './support/context.js';
+import { createTestContext, WEBHOOK_SECRET, type TestContext, type TestResponse } from './support/context.js';
 import { attachKey, makeUser, payload, uniq } from './support/factories.js';
 import { ROOT } from './support/processes.js';
 
@@ -16,7 +16,7 @@ const F = 0.376; // default factor: 1 credit = 0.376 µUSD
 const usd = (credits: number) => Number(((credits * F) / 1e6).toPrecision(12));
 const HELP_PT = 'Peça mais tokens no canal #ajuda-ia.';
 
-const get = (ctx: TestContext, keyHash: string | null, opts: { secret?: string | null; token?: string } = {}) => {
+const get = (ctx: TestContext, keyHash: string | null, opts: { secret?: string | null; token?: string } = {}): Promise<TestResponse> => {
   const headers: Record<string, string> = {};
   const secret = opts.secret === undefined ? WEBHOOK_SECRET : opts.secret;
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openPostgres, rows, type Database } from '../src/db/client.js';
 import { keys } from '../src/db/schema/index.js';
@@ -10,11 +10,12 @@ import { createApiToken } from '../src/domain/auth/tokens.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { WEBHOOK_SECRET } from './support/context.js';
-import { createTestDatabase, isPostgres, type TestDatabase } from './support/db.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { expectLedgerConsistent } from './support/invariants.js';
 import { freePort, killGroup, ROOT, run, startService, waitFor, type Proc } from './support/processes.js';
+import { describeWith, litellmVenv, needs } from './support/requires.js';
 
-const VENV = process.env.LITELLM_VENV ?? join(ROOT, '.venv-litellm');
+const VENV = litellmVenv();
 const MASTER = 'sk-master-e2e-0123456789';
 // The test model prices 10 prompt + 20 completion tokens at 0.0005 USD = 500,000 nUSD,
 // i.e. 1,329,787 milli-credits at f = 0.376 (1,329,787.23… rounded half-up).
@@ -39,7 +40,7 @@ async function startLiteLLM(config: string, env: Record<string, string>) {
  * chat completions → our callback → ledger debits with the exact cost, exactly once, even when
  * the service is killed mid-stream. Real PostgreSQL (the service runs as a separate process).
  */
-describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real LiteLLM proxy reports usage', () => {
+describeWith('a real LiteLLM proxy reports usage', [needs.postgres(), needs.litellm()], () => {
   let database: TestDatabase;
   let db: Database;
   let service: Proc;

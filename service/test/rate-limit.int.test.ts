@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryRateLimiter, redisRateLimiter } from '../src/lib/rate-limit.js';
 import { testRedisUrl } from './support/env.js';
+import { describeWith, needs } from './support/requires.js';
 
 describe('memory rate limiter', () => {
   it('allows `limit` hits per window, then answers with a retry time', async () => {
@@ -15,9 +16,12 @@ describe('memory rate limiter', () => {
   });
 });
 
-describe.runIf(testRedisUrl())('redis rate limiter (real Redis)', () => {
-  const redis = new Redis(testRedisUrl()!, { lazyConnect: false });
-  afterAll(() => redis.quit());
+describeWith('redis rate limiter (real Redis)', [needs.redis()], () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(testRedisUrl()!, { lazyConnect: false });
+  });
+  afterAll(() => redis?.quit());
 
   it('shares the count between two service instances', async () => {
     const key = `test:${randomBytes(4).toString('hex')}`;

@@ -5,6 +5,7 @@ import { manualClock } from '../src/lib/clock.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { createTestContext, WEBHOOK_SECRET, type TestContext, type TestResponse } from './support/context.js';
 import { attachKey, makeUser, payload, uniq } from './support/factories.js';
+import { portalLoginWithKey } from './support/portal.js';
 import { ROOT } from './support/processes.js';
 
 /**
@@ -37,10 +38,22 @@ describe('GET /webhooks/litellm/person', () => {
   async function blockedPerson(locale?: 'en') {
     const u = await makeUser(ctx, { plan: tiny });
     if (locale) expect((await ctx.api('PATCH', `/api/users/${u.id}`, { locale })).status).toBe(200);
-    const { hash } = await attachKey(ctx, u.id);
+    const { hash, plaintext } = await attachKey(ctx, u.id);
     expect((await ctx.webhook([payload(hash, usd(100), { startTime: clock.now().getTime() / 1000 })])).status).toBe(200);
-    return { id: u.id, hash };
+    return { id: u.id, hash, plaintext };
   }
+
+  it('states the same facts as the person’s portal (/api/portal/me)', async () => {
+    const { id, hash, plaintext } = await blockedPerson();
+    await ctx.api('POST', `/api/users/${id}/credits`, { amount: 30, reason: 'top-up' }, { headers: { 'idempotency-key': uniq() } });
+    const portal = await portalLoginWithKey(ctx, plaintext);
+    const me = await (await portal.call('GET', '/api/portal/me')).json();
+    const view = await (await get(ctx, hash)).json();
+    expect(me.quota).toEqual(view.quota);
+    expect(me.getMore).toEqual(view.getMore);
+    expect(me.quota).toMatchObject({ usedThisPeriod: 100, availableThisPeriod: 130, monthlyAllowance: 100, topupRemaining: 30, remaining: 30 });
+    expect(me.renewsOn).toBe(view.quota.nextRefill);
+  });
 
   it('gives a blocked person’s language, quota facts in whole tokens and the way out, nothing else', async () => {
     const { hash } = await blockedPerson();

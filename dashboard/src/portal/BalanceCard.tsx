@@ -17,7 +17,7 @@ export function BalanceCard(props: { me: PortalMe }) {
   const { p, fmt, locale } = usePortalI18n();
   const b = () => props.me.balance;
   const q = () => props.me.quota;
-  const refill = () => fmt().date(`${q().nextRefill}T12:00:00Z`);
+  const refill = () => fmt().dayLong(q().nextRefill);
   return (
     <section class="card portal-balance">
       <Switch>

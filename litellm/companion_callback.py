@@ -679,7 +679,7 @@ class CompanionLogger(CustomLogger):
         try:
             key_hash = refused_key_hash(original_exception, user_api_key_dict)
             view = await self.people.get(key_hash) if key_hash else None
-            locale, message = refusal_message(kind, view, self.default_locale)
+            _, message = refusal_message(kind, view, self.default_locale)
             return refusal_exception(kind, message, original_exception)
         except Exception:
             log.exception("could not build the refusal message; LiteLLM's own answer is used")

@@ -11,5 +11,12 @@ if (!(scenario in SCENARIOS)) {
   console.error(`bench: unknown scenario "${scenario}" (one of: ${Object.keys(SCENARIOS).join(', ')})`);
   process.exit(2);
 }
+const { benchDatabaseUrl } = await import('./lib/env.js');
+const { unreachable } = await import('./lib/db.js');
+const why = await unreachable(benchDatabaseUrl());
+if (why) {
+  console.error(`bench: needs a PostgreSQL server where it may create and drop a database: ${why}; set BENCH_DATABASE_URL=postgres://user:password@host:5432/postgres`);
+  process.exit(2);
+}
 await import(SCENARIOS[scenario as keyof typeof SCENARIOS]);
 export {};

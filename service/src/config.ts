@@ -100,6 +100,8 @@ const configSchema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  QUOTA_HELP_TEXT: optionalString.refine((v) => v === undefined || v.length <= 500, 'at most 500 characters'),
+  QUOTA_HELP_TEXT_EN: optionalString.refine((v) => v === undefined || v.length <= 500, 'at most 500 characters'),
   PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), 'must be an origin such as https://credits.example.com'),
 });
 

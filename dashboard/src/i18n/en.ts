@@ -54,6 +54,7 @@ export const en: Dict = {
   'settings.tokens': 'API tokens', 'settings.tokenName': 'Name', 'settings.tokenRole': 'Role', 'settings.createToken': 'Create token',
   'settings.revoke': 'Revoke', 'settings.revoked': 'Revoked', 'settings.lastUsed': 'Last used', 'settings.tokenOnce': 'Store this token now: it will not be shown again.',
   'settings.librechat': 'LibreChat (librechat.yaml)', 'settings.litellm': 'LiteLLM callback (config.yaml + environment)', 'settings.litellmUrl': 'LiteLLM URL',
+  'settings.refusalNote': 'When someone runs out of tokens, LibreChat shows a message from LiteLLM written for them, in their language: how much they used of what this month, the day their monthly allowance comes back and where to get more (the /me portal, or the QUOTA_HELP_TEXT text). A suspended person is told they were suspended by the administrator.',
   'settings.edit': 'Edit', 'settings.deactivate': 'Deactivate', 'settings.activate': 'Activate',
   'alerts.title': 'Alerts', 'alerts.threshold': 'Threshold', 'alerts.percent': 'Usage', 'alerts.email': 'Email', 'alerts.empty': 'No alerts.',
   'mail.title': 'Mail log', 'mail.to': 'To', 'mail.subject': 'Subject', 'mail.template': 'Template', 'mail.empty': 'No mail recorded.',

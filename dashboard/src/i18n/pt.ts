@@ -53,6 +53,7 @@ export const pt = {
   'settings.tokens': 'Tokens de API', 'settings.tokenName': 'Nome', 'settings.tokenRole': 'Papel', 'settings.createToken': 'Criar token',
   'settings.revoke': 'Revogar', 'settings.revoked': 'Revogado', 'settings.lastUsed': 'Último uso', 'settings.tokenOnce': 'Guarde este token agora: ele não será mostrado de novo.',
   'settings.librechat': 'LibreChat (librechat.yaml)', 'settings.litellm': 'Callback do LiteLLM (config.yaml + ambiente)', 'settings.litellmUrl': 'URL do LiteLLM',
+  'settings.refusalNote': 'Quando os tokens de alguém acabam, o LibreChat mostra na conversa uma mensagem do LiteLLM escrita para a pessoa, no idioma dela: quanto usou de quanto neste mês, em que dia a cota mensal volta e onde conseguir mais (o portal /me, ou o texto de QUOTA_HELP_TEXT). Quem está suspenso vê que foi suspenso pelo administrador.',
   'settings.edit': 'Editar', 'settings.deactivate': 'Desativar', 'settings.activate': 'Ativar',
   'alerts.title': 'Alertas', 'alerts.threshold': 'Limite', 'alerts.percent': 'Uso', 'alerts.email': 'E-mail', 'alerts.empty': 'Nenhum alerta.',
   'mail.title': 'E-mails', 'mail.to': 'Para', 'mail.subject': 'Assunto', 'mail.template': 'Modelo', 'mail.empty': 'Nenhum e-mail registrado.',

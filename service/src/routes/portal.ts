@@ -26,7 +26,7 @@ import {
   type PortalEnv,
 } from '../http/portal-auth.js';
 import { ApiError } from '../lib/errors.js';
-import { BalanceSchema, DateParam, ErrorSchema, json, jsonBody, KeySchema, PageQuery } from './schemas.js';
+import { BalanceSchema, DateParam, ErrorSchema, GetMoreSchema, json, jsonBody, KeySchema, PageQuery, QuotaFactsSchema } from './schemas.js';
 
 const tags = ['portal'];
 const err = (d: string) => json(ErrorSchema, d);
@@ -125,6 +125,8 @@ portalRoutes
               key: KeySchema.nullable(),
               paymentsEnabled: z.boolean(),
               contactEmail: z.string(),
+              quota: QuotaFactsSchema,
+              getMore: GetMoreSchema,
             })
             .openapi('PortalMe'),
           'Me',

@@ -29,17 +29,13 @@ export function createApp(deps: Deps) {
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404));
 
   app.route('/', healthRoutes);
-<<<<<<< HEAD
   app.route('/webhooks', webhookRoutes({
     maxBodyBytes: deps.config.WEBHOOK_MAX_BODY_BYTES,
     maxConcurrent: deps.config.WEBHOOK_MAX_CONCURRENT,
     maxQueued: deps.config.WEBHOOK_MAX_QUEUED,
     maxInflightBytes: deps.config.WEBHOOK_MAX_INFLIGHT_BYTES,
   }));
-=======
-  app.route('/webhooks', webhookRoutes(deps.config.WEBHOOK_MAX_BODY_BYTES, deps.config.WEBHOOK_MAX_CONCURRENT));
   app.route('/webhooks', webhookPersonRoutes());
->>>>>>> blocked
   app.route('/webhooks', stripeWebhookRoutes());
 
   const api = new OpenAPIHono<AppEnv>();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/env.js';
 import { errorBody, onError } from './http/errors.js';
-import { authenticate, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
+import { authenticate, noStore, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
@@ -34,7 +34,7 @@ export function createApp(deps: Deps) {
   const api = new OpenAPIHono<AppEnv>();
   // Everything under /api needs an admin session or token, but logging in and the API document.
   // /api/portal/* is another realm (one person's own portal session), authenticated by its router.
-  api.use('*', rejectNul);
+  api.use('*', noStore, rejectNul);
   api.use('*', async (c, next) => (PUBLIC_API.has(c.req.path) || isPortalPath(c.req.path) ? next() : authenticate(c, next)));
   api.route('/portal', portalLoginRoutes);
   api.route('/portal', portalRoutes);

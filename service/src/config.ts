@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordProblem } from './domain/auth/password-policy.js';
 import { parseFactor } from './domain/money.js';
 
 const optionalString = z
@@ -47,10 +48,10 @@ const configSchema = z.object({
   RESEND_BASE_URL: optionalString,
   MAIL_FROM: z.string().default('Token Credits <credits@example.com>'),
   ADMIN_EMAIL: z.string().email().default('admin@example.com'),
-  ADMIN_PASSWORD: optionalString.refine(
-    (v) => v === undefined || v.length >= 12,
-    'must be at least 12 characters',
-  ),
+  ADMIN_PASSWORD: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? null : passwordProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   CONVERSION_FACTOR: z
     .string()
     .default('0.376')

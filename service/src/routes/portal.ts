@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { setCookie } from 'hono/cookie';
+import { getCookie, setCookie } from 'hono/cookie';
 import { endSession } from '../http/cookies.js';
-import { randomBytes } from 'node:crypto';
+import { csrfTokenFor } from '../http/csrf.js';
 import { listAlerts } from '../domain/alerts/list.js';
 import { rotateKey } from '../domain/keys.js';
 import { startCheckout } from '../domain/payments/checkout.js';
@@ -41,7 +41,7 @@ const PackSchema = z
 
 function startSession(c: Context, s: { token: string; expiresAt: Date }) {
   const secure = secureCookies(c);
-  const csrfToken = randomBytes(24).toString('base64url');
+  const csrfToken = csrfTokenFor(s.token, 'portal');
   const maxAge = Math.max(1, Math.floor((s.expiresAt.getTime() - Date.now()) / 1000));
   setCookie(c, PORTAL_COOKIE, s.token, { httpOnly: true, sameSite: 'Strict', secure, path: PORTAL_COOKIE_PATH, maxAge });
   setCookie(c, PORTAL_CSRF_COOKIE, csrfToken, { httpOnly: false, sameSite: 'Strict', secure, path: '/', maxAge });
@@ -202,7 +202,7 @@ portalRoutes
       const deps = c.get('deps');
       const { user } = await loadUser(deps.db, c.get('person').userId);
       const actor = { id: user.id, label: `self:${user.email}`, role: 'viewer' as const, via: 'session' as const };
-      return c.json(await rotateKey(deps, actor, meta(c), user.id), 200);
+      return c.json(await rotateKey(deps, actor, meta(c), user.id, { keepPortalSession: getCookie(c, PORTAL_COOKIE) }), 200);
     },
   )
   .openapi(

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, lt, ne } from 'drizzle-orm';
 import type { Deps } from '../../deps.js';
-import type { Db } from '../../db/client.js';
+import type { Db, Queryable } from '../../db/client.js';
 import { keys, mailLog, portalLoginTokens, portalSessions, users } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { ApiError } from '../../lib/errors.js';
@@ -102,6 +102,16 @@ export async function personFromPortalSession(db: Db, token: string, now: Date):
     .limit(1);
   if (!row || row.status === 'deleted') return null;
   return { userId: row.userId, via: row.via };
+}
+
+/**
+ * End every portal session of a person (and their unused sign-in links), but `keep` (a session
+ * cookie value): on key rotation, revocation, suspension and deletion.
+ */
+export async function endPortalSessions(q: Queryable, userId: string, opts: { keep?: string } = {}): Promise<void> {
+  const keep = opts.keep ? sha256Hex(opts.keep) : null;
+  await q.delete(portalSessions).where(and(eq(portalSessions.userId, userId), keep ? ne(portalSessions.idHash, keep) : undefined));
+  await q.delete(portalLoginTokens).where(and(eq(portalLoginTokens.userId, userId), isNull(portalLoginTokens.usedAt)));
 }
 
 export async function logoutPortal(db: Db, token: string): Promise<void> {

@@ -44,10 +44,17 @@ export const authenticatePortal = createMiddleware<PortalEnv>(async (c, next) =>
 
 export { secureCookies } from './cookies.js';
 
-/** The origin for links we send out: PUBLIC_URL, else this request's (forwarded headers only behind TRUST_PROXY). */
+/**
+ * The origin for links we send out: PUBLIC_URL, else this request's (forwarded headers only behind
+ * TRUST_PROXY). In production a link is never built from request headers: without PUBLIC_URL,
+ * sign-in links and checkouts answer 503 naming the variable.
+ */
 export function publicOrigin(c: Context): string {
   const config = (c.get('deps') as AppEnv['Variables']['deps']).config;
   if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/$/, '');
+  if (config.NODE_ENV === 'production') {
+    throw new ApiError('dependency_unavailable', 'PUBLIC_URL is not configured: this server does not send links (set PUBLIC_URL to its public origin)');
+  }
   const url = new URL(c.req.url);
   if (config.TRUST_PROXY) {
     const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim();

@@ -60,9 +60,15 @@ export const portalLoginRoutes = createPortalRouter()
       summary: 'Email me a sign-in link (always 202: it never says whether the address has an account)',
       security: [],
       request: jsonBody(z.object({ email: z.string().trim().toLowerCase().email().max(254) })),
-      responses: { 202: json(z.object({ ok: z.boolean() }), 'If the address has an account, a link is on its way'), 400: err('Invalid input'), ...tooMany },
+      responses: {
+        202: json(z.object({ ok: z.boolean() }), 'If the address has an account, a link is on its way'),
+        400: err('Invalid input'),
+        ...tooMany,
+        503: err('PUBLIC_URL is not configured (production)'),
+      },
     }),
     async (c) => {
+      // Answered before the address is looked up: the same time for every address.
       await requestLoginLink(c.get('deps'), meta(c), c.req.valid('json').email, publicOrigin(c));
       return c.json({ ok: true }, 202);
     },

@@ -41,7 +41,7 @@ export interface DailyItem { day: string; model: string; credits: number; usd: n
 export interface UsageItem { day?: string; model?: string; calls: number; tokens: number; credits: number; usd: number }
 export interface LedgerEntry {
   id: number; kind: string; amount: number; monthly: number; topup: number; usd: number | null; factor: number;
-  period: string; reason: string | null; actor: string; keyId: string | null; createdAt: string;
+  period: string; reason: string | null; reasonCode?: string | null; actor: string; keyId: string | null; createdAt: string;
 }
 export interface Alert { id: string | number; userId: string; email: string; name: string; threshold: number; period: string; percentUsed: number; createdAt: string; emailStatus: string; remainingCredits?: number }
 export interface Mail { id: string | number; to: string; subject: string; template: string; status: string; error: string | null; createdAt: string }

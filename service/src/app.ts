@@ -8,6 +8,7 @@ import { errorBody, onError } from './http/errors.js';
 import { authenticate, noStore, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
+import { deadLettersRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { packsRoutes, paymentsRoutes } from './routes/payments.js';
 import { plansRoutes } from './routes/plans.js';
@@ -45,6 +46,7 @@ export function createApp(deps: Deps) {
   api.route('/settings', settingsRoutes);
   api.route('/packs', packsRoutes);
   api.route('/payments', paymentsRoutes);
+  api.route('/dead-letters', deadLettersRoutes);
   api.route('/', reportsRoutes());
   api.route('/', alertsRoutes);
   app.route('/api', api);

@@ -10,6 +10,8 @@ const optionalString = z
 const positiveInt = (fallback: number) =>
   z.coerce.number().int().positive().default(fallback);
 
+const retentionDays = (fallback: number) => z.coerce.number().int().min(0).max(36_500).default(fallback);
+
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
@@ -87,6 +89,12 @@ const configSchema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  // Retention in days (0 keeps forever); docs/operations.md, Retention.
+  RETENTION_DEAD_LETTERS_DAYS: retentionDays(90),
+  RETENTION_IDEMPOTENCY_DAYS: retentionDays(30),
+  RETENTION_OUTBOX_DAYS: retentionDays(7),
+  RETENTION_MAIL_LOG_DAYS: retentionDays(180),
+  RETENTION_SESSIONS_DAYS: retentionDays(7),
   PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), 'must be an origin such as https://credits.example.com'),
 });
 

@@ -44,6 +44,7 @@ export interface LedgerEntry {
   period: string; reason: string | null; reasonCode?: string | null; actor: string; keyId: string | null; createdAt: string;
 }
 export interface Alert { id: string | number; userId: string; email: string; name: string; threshold: number; period: string; percentUsed: number; createdAt: string; emailStatus: string; remainingCredits?: number }
+export interface DeadLetter { id: number; source: string; reason: string; payload: string; createdAt: string; replayedAt: string | null; replayedBy: string | null; replayOutcome: string | null }
 export interface Mail { id: string | number; to: string; subject: string; template: string; status: string; error: string | null; createdAt: string }
 export interface AuditEntry { id: number; actor: string; action: string; targetType: string; targetId: string | null; before: unknown; after: unknown; requestId: string | null; createdAt: string }
 export interface FactorInfo { factor: string; history: { factor: string; previous: string | null; reason: string; actor: string; createdAt: string }[] }

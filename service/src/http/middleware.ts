@@ -49,11 +49,13 @@ export function clientIp(c: Context<AppEnv>): string {
 
 /** Read-only POSTs that viewers may call. */
 const READ_ONLY_POSTS = new Set(['/api/settings/conversion-factor/preview', '/api/auth/logout']);
+/** Where even reading needs the admin role (raw LiteLLM payloads); marked `x-admin-only` in the API document. */
+const ADMIN_ONLY_PREFIXES = ['/api/dead-letters'];
 
 /**
  * Admin API authentication: `Authorization: Bearer <API token>` or the session cookie.
  * Cookie-authenticated mutations must send the session's CSRF token in `X-CSRF-Token` (csrf.ts).
- * Viewers may read; every mutation needs the admin role.
+ * Viewers may read (but ADMIN_ONLY_PREFIXES); every mutation needs the admin role.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const { db, clock } = c.get('deps');
@@ -74,7 +76,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   c.set('actor', actor);
   await enforceRateLimit(c, `api:${actor.id}`, c.get('deps').config.RATE_LIMIT_API_PER_MINUTE);
   const isRead = ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method) || READ_ONLY_POSTS.has(c.req.path);
-  if (!isRead && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
+  const adminOnly = ADMIN_ONLY_PREFIXES.some((p) => c.req.path === p || c.req.path.startsWith(`${p}/`));
+  if ((!isRead || adminOnly) && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
   await next();
 });
 

@@ -32,6 +32,7 @@ export const loginRoutes = createRouter().openapi(
     path: '/login',
     tags,
     summary: 'Password login; sets an httpOnly session cookie and a CSRF cookie',
+    security: [],
     request: jsonBody(z.object({ email: z.string().trim().min(1).max(254), password: z.string().min(1).max(256) })),
     responses: {
       200: json(z.object({ admin: AdminSchema, csrfToken: z.string(), expiresAt: z.string() }), 'Logged in'),

@@ -18,7 +18,13 @@ const COMMON = new Set([
 ]);
 
 /** Sequences people walk on: the alphabet, the digit ring, keyboard rows. */
-const RUNS = ['abcdefghijklmnopqrstuvwxyz', '01234567890123456789', 'qwertyuiop', 'asdfghjkl', 'zxcvbnm', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p'];
+const RUNS = [
+  'abcdefghijklmnopqrstuvwxyz',
+  '0123456789'.repeat(PASSWORD_MAX_LENGTH / 10 + 2), // digits wrap: 7890123…
+  'qwertyuiopasdfghjklzxcvbnm', // the letter rows, one after the other
+  '1234567890qwertyuiop',
+  '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p', // columns
+];
 
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's', '!': 'i' };
 

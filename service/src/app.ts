@@ -25,6 +25,7 @@ const isPortalPath = (path: string) => path === '/api/portal' || path.startsWith
 export function createApp(deps: Deps) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('*', requestContext(deps), securityHeaders);
+  app.use('/api/*', noStore);
   app.onError(onError);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404));
 
@@ -35,7 +36,7 @@ export function createApp(deps: Deps) {
   const api = new OpenAPIHono<AppEnv>();
   // Everything under /api needs an admin session or token, but logging in and the API document.
   // /api/portal/* is another realm (one person's own portal session), authenticated by its router.
-  api.use('*', noStore, rejectNul);
+  api.use('*', rejectNul);
   api.use('*', async (c, next) => (PUBLIC_API.has(c.req.path) || isPortalPath(c.req.path) ? next() : authenticate(c, next)));
   api.route('/portal', portalLoginRoutes);
   api.route('/portal', portalRoutes);

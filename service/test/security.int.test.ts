@@ -311,4 +311,10 @@ describe('headers', () => {
         return tls.headers.get('strict-transport-security') === 'max-age=31536000; includeSubDomains' ? null : 'no HSTS over https';
       },
     ));
+
+  it('an unknown /api path too (404, no-store)', async () => {
+    const res = await call('GET', '/api/no-such-thing', { authorization: `Bearer ${ctx.adminToken}` });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
 });

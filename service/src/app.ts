@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/env.js';
 import { errorBody, onError } from './http/errors.js';
-import { authenticate, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
+import { authenticate, noStore, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
+import { deadLettersRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { packsRoutes, paymentsRoutes } from './routes/payments.js';
 import { plansRoutes } from './routes/plans.js';
@@ -25,6 +26,7 @@ const isPortalPath = (path: string) => path === '/api/portal' || path.startsWith
 export function createApp(deps: Deps) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('*', requestContext(deps), securityHeaders);
+  app.use('/api/*', noStore);
   app.onError(onError);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404));
 
@@ -52,6 +54,7 @@ export function createApp(deps: Deps) {
   api.route('/settings', settingsRoutes);
   api.route('/packs', packsRoutes);
   api.route('/payments', paymentsRoutes);
+  api.route('/dead-letters', deadLettersRoutes);
   api.route('/', reportsRoutes());
   api.route('/', alertsRoutes);
   app.route('/api', api);

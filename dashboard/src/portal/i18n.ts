@@ -63,6 +63,7 @@ const pt = {
   'key.howto': 'No LibreChat: abra a seleção de modelo, clique no ícone de chave (ou em Configurações › Chaves de API), cole a nova chave no campo da chave do provedor e salve. A chave antiga já não funciona.',
   'payments.title': 'Suas compras',
   'pay.pending': 'pendente', 'pay.paid': 'pago', 'pay.refunded': 'reembolsado', 'pay.partially_refunded': 'reembolso parcial', 'pay.expired': 'expirado',
+  'pay.failed': 'falhou', 'pay.needs_review': 'em análise', 'pay.disputed': 'contestado',
 } as const;
 type Key = keyof typeof pt;
 
@@ -128,6 +129,7 @@ const en: Record<Key, string> = {
   'key.howto': 'In LibreChat: open the model selector, click the key icon (or Settings › API keys), paste the new key into the provider key field and save. The old key no longer works.',
   'payments.title': 'Your purchases',
   'pay.pending': 'pending', 'pay.paid': 'paid', 'pay.refunded': 'refunded', 'pay.partially_refunded': 'partly refunded', 'pay.expired': 'expired',
+  'pay.failed': 'failed', 'pay.needs_review': 'under review', 'pay.disputed': 'disputed',
 };
 
 export type PortalKey = Key;

@@ -584,8 +584,10 @@ RSS       ${Object.entries(R.rssMb).map(([k, v]: [string, any]) => `${k} peak ${
   console.log('written bench/results/latency.json');
 }
 
-main().then(
-  async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
+// Awaited (top-level), and the exit code set rather than exiting: `npm run bench -- latency` goes on
+// with bench/topup-chat.ts in the same process.
+await main().then(
+  async (ok) => { await cleanup(); if (!ok) process.exitCode = 1; },
   async (e: unknown) => {
     console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
     for (const x of 'ab') try { console.error(`--- tail of bench/results/service-${x}.log ---\n${readFileSync(path.join(RESULTS, `service-${x}.log`), 'utf8').slice(-2000)}`); } catch { /* no log */ }

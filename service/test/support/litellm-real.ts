@@ -34,11 +34,13 @@ export interface RealLiteLLMOptions {
   webhook?: { url: string; secret: string };
   /** Default: a free port. */
   port?: number;
+  /** The PostgreSQL server to create LiteLLM's database on; default TEST_DATABASE_URL. */
+  serverUrl?: string;
   env?: Record<string, string>;
 }
 
 export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLiteLLM> {
-  const server = testDatabaseUrl();
+  const server = opts.serverUrl ?? testDatabaseUrl();
   if (!server) throw new Error('startRealLiteLLM: TEST_DATABASE_URL is not set');
   const name = `litellm_test_${randomBytes(5).toString('hex')}`;
   const databaseUrl = withDatabase(server, name);

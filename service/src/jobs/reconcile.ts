@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNotNull, or } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, or } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { keys, reconciliationRuns, usageEvents } from '../db/schema/index.js';
 import { desiredBudgetNano } from '../domain/keys.js';
@@ -22,6 +22,13 @@ export interface ReconcileItem {
 export interface ReconcileOptions {
   /** Spend-log rows younger than this may still be on their way through the callback. */
   graceMinutes?: number;
+  /**
+   * LiteLLM writes key spend to its database in batches (PROXY_BATCH_WRITE_AT, 10 s + random
+   * 0–5 s: litellm/proxy/proxy_server.py, the batch-writing job) while it enforces from an
+   * in-memory counter, so for a key used this recently /key/info may still be behind the ledger:
+   * that is not drift. Default 120 s.
+   */
+  settleSeconds?: number;
   lookbackDays?: number;
 }
 
@@ -36,6 +43,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
   if (!litellm) throw new Error('LiteLLM is not configured');
   const startedAt = deps.clock.now();
   const grace = (opts.graceMinutes ?? 15) * 60_000;
+  const settle = (opts.settleSeconds ?? 120) * 1000;
   const live = await deps.db
     .select()
     .from(keys)
@@ -46,6 +54,8 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
     const hash = key.tokenHash!;
     const base = { keyId: key.id, userId: key.userId };
     try {
+      // null also for a key LiteLLM deleted: /key/info answers 200 from its deleted-keys archive,
+      // which the client reads as missing (client.ts keyInfo), so no budget is pushed to it.
       const info = await litellm.keyInfo(hash);
       if (!info) {
         items.push({ ...base, action: 'unexplained', detail: 'key is missing in LiteLLM' });
@@ -61,7 +71,8 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
         if (n > 0) items.push({ ...base, action: 'recovered', detail: `${n} call(s) LiteLLM billed were missing; booked now` });
       }
       const gap = litellmNano - booked;
-      if (Math.abs(gap) > TOLERANCE_NANO) {
+      const settling = gap < 0 && (await usedSince(deps, key.userId, new Date(startedAt.getTime() - settle)));
+      if (Math.abs(gap) > TOLERANCE_NANO && !settling) {
         items.push({
           ...base,
           action: 'unexplained',
@@ -100,6 +111,16 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
   for (const kind of ['recovered', 'budget_repushed', 'unexplained', 'error'] as const) deps.metrics.reconciliationDrift.set({ kind }, count(kind));
   if (items.length) deps.log.warn({ recovered, items: items.length }, 'reconciliation found differences');
   return run!;
+}
+
+/** Whether the person has a call that started after `since` (usage_user_time_idx). */
+async function usedSince(deps: Deps, userId: string, since: Date): Promise<boolean> {
+  const [row] = await deps.db
+    .select({ one: usageEvents.id })
+    .from(usageEvents)
+    .where(and(eq(usageEvents.userId, userId), gt(usageEvents.startTime, since)))
+    .limit(1);
+  return row !== undefined;
 }
 
 async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<number> {

@@ -1,8 +1,9 @@
 """
 TEST-ONLY custom auth for a LiteLLM proxy without a database (config.test*.yaml).
 
-LiteLLM cannot hold virtual keys without its Prisma database, which cannot run here. This
-custom auth stands in for it in tests:
+LiteLLM holds virtual keys in its Prisma database. The callback-path tests run the proxy without
+one (fast to start; the database-backed proxy runs in the other tests, see litellm/dev/). This
+custom auth stands in for the key table there:
 
 * the master key (env LITELLM_MASTER_KEY) is accepted as usual;
 * ANY bearer key that starts with ``sk-`` is accepted as a "personal key". LiteLLM's

@@ -88,10 +88,10 @@ describe('the reconciler', () => {
 
   it('reports LiteLLM errors per key without stopping the run', async () => {
     await person();
-    s.fake.faults.failNext(1, 500); // the first /key/info of the run fails
-    const report = await run();
+    s.fake.faults.failNext(1, 500); // the first /v2/key/info of the run fails
+    const report = await reconcile(s.ctx.deps, { chunkSize: 1 });
     expect(report.errors).toBe(1);
     expect(report.keysChecked).toBeGreaterThan(1);
-    expect(report.items.filter((i: { action: string }) => i.action === 'error')).toHaveLength(1);
+    expect((report.items as { action: string }[]).filter((i) => i.action === 'error')).toHaveLength(1);
   });
 });

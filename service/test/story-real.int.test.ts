@@ -13,6 +13,7 @@ import { rows } from '../src/db/client.js';
 import { runRollover } from '../src/domain/periods/rollover.js';
 import { maxBudgetNano, nanoToUsd, usdToNano } from '../src/domain/money.js';
 import { drainOutbox } from '../src/jobs/outbox.js';
+import { reconcile } from '../src/jobs/reconcile.js';
 import { manualClock } from '../src/lib/clock.js';
 import { createLiteLLMClient, type LiteLLMClient } from '../src/litellm/client.js';
 import { createTestContext, WEBHOOK_SECRET, type TestContext } from './support/context.js';
@@ -90,7 +91,7 @@ async function newPerson() {
   const u = (await res.json()) as { id: string; key: { id: string; status: string; plaintext: string } };
   expect(u.key).toMatchObject({ status: 'active', plaintext: expect.stringMatching(/^sk-/) });
   const [k] = await rows<{ token_hash: string }>(ctx.deps.db, sql`select token_hash from keys where id = ${u.key.id}`);
-  return { id: u.id, key: u.key.plaintext, hash: k!.token_hash };
+  return { id: u.id, keyId: u.key.id, key: u.key.plaintext, hash: k!.token_hash };
 }
 
 describeWith('the whole story through real LiteLLM with its database', needsRealLiteLLM(), () => {
@@ -140,6 +141,11 @@ describeWith('the whole story through real LiteLLM with its database', needsReal
     expect(again.cost).toBe('0.00048');
     await until('call booked', () => booked(p.hash), (b) => b.calls === 5);
     await expectLedgerConsistent(ctx.deps.db);
+
+    // The reconciler, against real LiteLLM once its batch write has landed: nothing to report.
+    await until('LiteLLM spend settled', () => client.keyInfo(p.hash), (i) => usdToNano(i!.spend) === 5 * 480_000);
+    const run = await reconcile(ctx.deps, { settleSeconds: 0 });
+    expect((run.items as { keyId: string }[]).filter((i) => i.keyId === p.keyId)).toEqual([]);
   });
 
   it('suspend → refused, activate → accepted, rotate → old key refused and new one works, delete → gone', async () => {

@@ -4,7 +4,7 @@ import { runRollover } from '../domain/periods/rollover.js';
 import { runRetention } from '../domain/retention.js';
 import { drainOutbox } from './outbox.js';
 import { reconcile } from './reconcile.js';
-import { releaseLease, tryLease } from './lease.js';
+import { withLease } from './lease.js';
 
 export interface Jobs {
   stop(): Promise<void>;
@@ -44,15 +44,16 @@ export function startJobs(deps: Deps, opts: JobOptions = {}): Jobs {
   })();
 
   const periodic = (name: string, everyMs: number, run: () => Promise<unknown>) => {
+    let running = false; // a run longer than the interval is not started again beside itself
     const tick = async () => {
-      if (stopped) return;
+      if (stopped || running) return;
+      running = true;
       try {
-        if (await tryLease(deps.db, name, holder, Math.ceil(everyMs / 1000) + 60)) {
-          await run();
-          await releaseLease(deps.db, name, holder);
-        }
+        await withLease(deps.db, name, holder, 120, run);
       } catch (err) {
         deps.log.error({ job: name, err: (err as Error).message }, 'periodic job failed');
+      } finally {
+        running = false;
       }
     };
     void tick(); // at start: catches up a rollover missed while the service was down

@@ -5,6 +5,7 @@
  *   admin API under concurrent dashboard use, two-replica ingestion (bench/latency.ts);
  *   then top-up → first accepted chat through the REAL LiteLLM with its database (bench/topup-chat.ts);
  * - topup-chat: that last phase alone;
+ * - scale: 100,000 people and keys: month boundary, factor change, reconciliation (bench/scale.ts);
  * - bigbatches: 40 parallel ~9.5 MB webhook batches, peak RSS of the service (bench/bigbatches.ts).
  */
 const SCENARIOS = {
@@ -12,6 +13,7 @@ const SCENARIOS = {
   latency: ['./latency.js', './topup-chat.js'],
   'topup-chat': ['./topup-chat.js'],
   bigbatches: ['./bigbatches.js'],
+  scale: ['./scale.js'],
 } as const;
 const scenario = process.argv[2] ?? process.env.BENCH_SCENARIO ?? 'ingestion';
 if (!(scenario in SCENARIOS)) {

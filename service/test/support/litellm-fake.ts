@@ -53,6 +53,8 @@ export interface LiteLLMFakeOptions {
   prices?: Record<string, { input: number; output: number }>;
   /** Rows /spend/logs returns at most (LiteLLM: SPEND_LOGS_PAGINATION_COUNT_CAP = 10,000). */
   spendLogsCap?: number;
+  /** Added to every admin answer (the scale bench: a LiteLLM that answers in ~5 ms). */
+  latencyMs?: number;
 }
 
 export interface LiteLLMFake {
@@ -60,6 +62,8 @@ export interface LiteLLMFake {
   /** Admin requests in arrival order (faulted ones too, marked with `fault`). */
   calls: FakeCall[];
   keys(): FakeKeyRow[];
+  /** Insert keys as /key/generate would have (benches with 100,000 keys); returns nothing. */
+  seedKeys(rows: { key: string; key_alias: string; user_id: string; max_budget: number }[]): void;
   getKey(keyOrHash: string): FakeKeyRow | undefined;
   /** Overwrite a key's spend (simulates drift, e.g. spend lost on a LiteLLM DB error). */
   setSpend(keyOrHash: string, usd: number): void;
@@ -150,6 +154,7 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
       await new Promise<void>((resolve) => hanging.add(resolve));
       return c.body(null, 504);
     }
+    if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
     const token = bearer(c);
     if (token !== opts.masterKey) {
       const row = token ? store.get(sha256(token)) : undefined;
@@ -370,6 +375,17 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     url: `http://127.0.0.1:${port}`,
     calls,
     keys: () => [...store.values()].map(clone),
+    seedKeys(rows) {
+      const now = new Date().toISOString();
+      for (const r of rows) {
+        const token = sha256(r.key);
+        store.set(token, {
+          token, key_name: `sk-...${r.key.slice(-4)}`, key_alias: r.key_alias, user_id: r.user_id, team_id: null, spend: 0,
+          max_budget: r.max_budget, soft_budget: null, budget_duration: null, budget_reset_at: null, blocked: null, metadata: {},
+          models: [], tpm_limit: null, rpm_limit: null, expires: null, created_at: now, updated_at: now,
+        });
+      }
+    },
     getKey: (k) => {
       const row = store.get(hashOf(k));
       return row && clone(row);

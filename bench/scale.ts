@@ -1,0 +1,155 @@
+/**
+ * `npm run bench -- scale`: 100,000 people and keys (BENCH_SCALE_PEOPLE) against the LiteLLM
+ * contract fake answering every admin call in BENCH_SCALE_LATENCY_MS (5) ms, with the service as
+ * `npm start` runs it (bundle, jobs on). People, balances and keys are seeded with SQL (and the
+ * keys into the fake as /key/generate would have made them), then:
+ *   A. month boundary: every balance is a month old, so the rollover at start grants the new month;
+ *      time from the service's start until every key's new max_budget is in LiteLLM;
+ *   B. factor change: PUT /api/settings/conversion-factor; time until every key is re-pushed;
+ *   C. one reconciliation cycle over every key (POST /api/reconciliation/run) while chats flow
+ *      through the fake (usage booked by the callback): its duration and false "unexplained" items;
+ * and the service's peak RSS in each. Targets (issue 12): A, B, C < 60 s; RSS < 300 MB.
+ * Report: stdout + bench/results/scale.json.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { sql as dsql } from 'drizzle-orm';
+import { openPostgres } from '../service/src/db/client.js';
+import { seedPlans } from '../service/src/domain/plans.js';
+import { maxBudgetNano } from '../service/src/domain/money.js';
+import { startLiteLLMFake, type LiteLLMFake, type LiteLLMFakeOptions } from '../service/test/support/litellm-fake.js';
+import { createDatabase, dropDatabase, withDatabase } from './lib/db.js';
+import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
+import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
+import { apiToken, call } from './lib/seed.js';
+
+const N = num('BENCH_SCALE_PEOPLE', 100_000);
+const LATENCY = num('BENCH_SCALE_LATENCY_MS', 5);
+const CHATTERS = num('BENCH_SCALE_CHATTERS', 200);
+const say = (s: string) => process.stdout.write(`[scale] ${s}\n`);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const usd = (nano: number) => Number((nano / 1e9).toFixed(9));
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<number> {
+  const t = performance.now();
+  while (!(await ok())) {
+    if (performance.now() - t > ms) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return performance.now() - t;
+}
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  const admin = benchDatabaseUrl();
+  const dbName = `bench_scale_${randomBytes(4).toString('hex')}`;
+  const pgVersion = await createDatabase(admin, dbName);
+  const dbUrl = withDatabase(admin, dbName);
+  const masterKey = `sk-bench-${randomBytes(12).toString('hex')}`;
+  const secret = randomBytes(24).toString('base64url');
+  const password = randomBytes(18).toString('base64url');
+  let fake: LiteLLMFake | undefined;
+  let service: Service | undefined;
+  try {
+    // ---- seed: plans, people, month-old balances, keys (ours and the fake's) -------------------------
+    const migrated = await openPostgres(dbUrl, 2); // applies the migrations
+    await seedPlans(migrated.db);
+    const tag = dbName.slice(-8);
+    await migrated.db.execute(dsql`insert into users (id, email, name, plan_id)
+      select 'usr_' || g, 'p' || g || '.${dsql.raw(tag)}@bench.example.com', 'Person ' || g, (select id from plans where slug = 'basic')
+      from generate_series(1, ${N}::int) g`);
+    const [plan] = (await migrated.db.execute(dsql`select monthly_milli as grant from plans where slug = 'basic'`)) as unknown as { grant: string }[];
+    const grant = Number(plan!.grant);
+    // last month's period, 40 % of it used: the rollover expires the rest and grants the new month
+    await migrated.db.execute(dsql`insert into balances (user_id, period_start, monthly_milli, period_used_milli)
+      select 'usr_' || g, (date_trunc('month', now() at time zone 'America/Sao_Paulo') - interval '1 month')::date, ${Math.round(grant * 0.6)}::bigint, ${Math.round(grant * 0.4)}::bigint
+      from generate_series(1, ${N}::int) g`);
+    const plaintext = (i: number) => `sk-bench-${tag}-${i}`;
+    await migrated.db.execute(dsql`insert into keys (id, user_id, token_hash, key_alias, status)
+      select 'key_' || g, 'usr_' || g, encode(sha256(('sk-bench-${dsql.raw(tag)}-' || g)::bytea), 'hex'), 'tcc-usr_' || g, 'active'
+      from generate_series(1, ${N}::int) g`);
+    await migrated.db.execute(dsql`analyze`);
+    await migrated.close();
+    const fakeOptions: LiteLLMFakeOptions = { masterKey, latencyMs: LATENCY, prices: { 'mock-model': { input: 0.00000188, output: 0.00000094 } } };
+    fake = await startLiteLLMFake(fakeOptions);
+    const oldBudget = usd(maxBudgetNano(0, Math.round(grant * 0.6), 376_000));
+    fake.seedKeys(Array.from({ length: N }, (_, k) => ({ key: plaintext(k + 1), key_alias: `tcc-usr_${k + 1}`, user_id: `usr_${k + 1}`, max_budget: oldBudget })));
+    if (sha256(plaintext(1)) !== fake.keys()[0]!.token) throw new Error('seed: key hashes disagree');
+    say(`seeded ${N} people, balances a month old, keys in the fake (${LATENCY} ms per admin call)`);
+
+    // ---- A. month boundary: the rollover at start, then every key's new budget in LiteLLM ----------
+    const port = await freePort();
+    const t0 = performance.now();
+    service = await startService({
+      DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: String(port), WEBHOOK_SECRET: secret, ADMIN_PASSWORD: password,
+      LOG_LEVEL: 'warn', JOBS_ENABLED: 'true', NODE_ENV: 'production', TIMEZONE: 'America/Sao_Paulo',
+      PUBLIC_URL: `http://127.0.0.1:${port}`, LITELLM_URL: fake.url, LITELLM_MASTER_KEY: masterKey,
+      RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
+    }, path.join(RESULTS, 'service-scale.log'));
+    const rss = new RssSampler(service.pid);
+    rss.phase = 'month';
+    const cpuA = cpuSnapshot(service.pid, undefined);
+    const newBudget = usd(maxBudgetNano(0, grant, 376_000));
+    const allAt = (v: number) => () => fake!.keys().every((k) => k.max_budget === v);
+    const monthMs = (performance.now() - t0) + (await until('month boundary pushed', allAt(newBudget), 600_000));
+    const cpuA2 = cpuSnapshot(service.pid, undefined);
+    say(`A. month boundary: ${N} keys at the new max_budget ${newBudget} USD ${(monthMs / 1000).toFixed(1)} s after the service started; peak RSS ${(rss.peak('month') / 2 ** 20).toFixed(0)} MB`);
+
+    // ---- B. factor change -----------------------------------------------------------------------
+    const token = await apiToken(service.url, password);
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    rss.phase = 'factor';
+    const t1 = performance.now();
+    await call(`${service.url}/api/settings/conversion-factor`, { method: 'PUT', headers: auth, body: JSON.stringify({ factor: '0.5', reason: 'bench' }), expect: 200 });
+    const factorBudget = usd(maxBudgetNano(0, grant, 500_000));
+    const factorMs = performance.now() - t1 + (await until('factor change pushed', allAt(factorBudget), 600_000));
+    const cpuB = cpuSnapshot(service.pid, undefined);
+    say(`B. factor change: ${N} keys re-pushed (${factorBudget} USD) in ${(factorMs / 1000).toFixed(1)} s; peak RSS ${(rss.peak('factor') / 2 ** 20).toFixed(0)} MB`);
+
+    // ---- C. one reconciliation cycle while chats flow ---------------------------------------------
+    // From here the fake reports each chat's usage to the service, as LiteLLM's callback does.
+    fakeOptions.webhook = { url: `${service.url}/webhooks/litellm`, secret };
+    rss.phase = 'reconcile';
+    let chatting = true;
+    let chats = 0;
+    const chatLoop = (async () => {
+      while (chatting) {
+        const i = 1 + Math.floor(Math.random() * CHATTERS);
+        const r = await fetch(`${fake!.url}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${plaintext(i)}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }) });
+        await r.arrayBuffer();
+        chats++;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })();
+    const t2 = performance.now();
+    const run = (await call(`${service.url}/api/reconciliation/run`, { method: 'POST', headers: auth, expect: 200 })).body as { keysChecked: number; unexplained: number; errors: number; repushed: number; recovered: number };
+    const reconcileMs = performance.now() - t2;
+    chatting = false;
+    await chatLoop;
+    const cpuC = cpuSnapshot(service.pid, undefined);
+    say(`C. reconciliation: ${run.keysChecked} keys in ${(reconcileMs / 1000).toFixed(1)} s while ${chats} chats flowed; unexplained ${run.unexplained}, errors ${run.errors}, re-pushed ${run.repushed}; peak RSS ${(rss.peak('reconcile') / 2 ** 20).toFixed(0)} MB`);
+    rss.stop();
+
+    const cores = (a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>) => {
+      const wall = (b.at - a.at) / 1000;
+      const f = (x: number) => Math.round((x / wall) * 100) / 100;
+      return { service: f(b.service - a.service), postgres: f(b.postgres - a.postgres), benchAndFake: f(b.bench - a.bench), others: f((b.machineBusy - a.machineBusy) - (b.service - a.service) - (b.postgres - a.postgres) - (b.bench - a.bench)) };
+    };
+    const mb = (phase: string) => Math.round(rss.peak(phase) / 2 ** 20);
+    const result = {
+      scenario: 'scale', at: new Date().toISOString(), machine: machine(pgVersion), params: { people: N, latencyMs: LATENCY, chatters: CHATTERS },
+      monthBoundary: { seconds: Math.round(monthMs / 100) / 10, peakRssMB: mb('month'), cores: cores(cpuA, cpuA2), target: '< 60 s' },
+      factorChange: { seconds: Math.round(factorMs / 100) / 10, peakRssMB: mb('factor'), cores: cores(cpuA2, cpuB), target: '< 60 s' },
+      reconcile: { seconds: Math.round(reconcileMs / 100) / 10, ...run, chatsDuring: chats, peakRssMB: mb('reconcile'), cores: cores(cpuB, cpuC), target: '< 60 s, 0 unexplained' },
+    };
+    writeFileSync(path.join(RESULTS, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
+    say(`written bench/results/scale.json`);
+  } finally {
+    await service?.stop().catch(() => {});
+    await fake?.close().catch(() => {});
+    await dropDatabase(admin, dbName).catch(() => {});
+  }
+}
+
+await main();

@@ -3,6 +3,7 @@ import { nextPeriod } from '../../lib/period.js';
 import { projectExhaustion, usedInWindow } from '../alerts/projection.js';
 import { listLedger } from '../reports.js';
 import { alertThresholds } from '../thresholds.js';
+import { settlePeriods } from '../periods/rollover.js';
 import { getUserView } from '../users/view.js';
 
 /**
@@ -11,6 +12,7 @@ import { getUserView } from '../users/view.js';
  * and whether buying is possible (else: who to ask).
  */
 export async function portalOverview(deps: Deps, userId: string) {
+  await settlePeriods(deps, [userId]); // a balance read first rolls the person over
   const view = await getUserView(deps.db, userId);
   const now = deps.clock.now();
   const burn = await usedInWindow(deps.db, [userId], now);

@@ -280,4 +280,77 @@ describe('New York, November 2026: summer time ends on the boundary night (02:00
   });
 });
 
+describe('alerts belong to the period of the calls that crossed them', () => {
+  const topUp = (id: string, amount: number) =>
+    ctx.api('POST', `/api/users/${id}/credits`, { amount, reason: 'pack' }, { headers: { 'idempotency-key': uniq() } });
+
+  it('a late call of the old month fires the old month’s alerts, never the new month’s; the new month’s next call does', async () => {
+    clock.set('2026-02-28T20:00:00Z');
+    const p = await person(ctx);
+    await book(ctx, call(p.hash, 9000, '2026-02-28T19:00:00.000Z')); // February 90 %: 80
+    expect((await topUp(p.id, 2000)).status).toBe(201); // 9,000 / 12,000 = 75 %: 80 re-armed
+    clock.set('2026-03-01T03:05:00Z'); // March starts at 03:00Z, grace until 03:15Z
+    await book(ctx, call(p.hash, 8000, '2026-03-01T03:01:00.000Z')); // March: 8,000 / 12,000 = 66.7 %
+    clock.set('2026-03-01T03:10:00Z');
+    // a February call: February's leftover 1,000, then 2,000 of top-ups → February at 100 %;
+    // March's percentage rises to 80 % through the shared top-ups, but no March alert
+    await book(ctx, call(p.hash, 3000, '2026-03-01T02:50:00.000Z'));
+    expect(await bal(ctx, p.id)).toMatchObject({ period: '2026-03-01', monthly: 2000, topup: 0, used: 8000, prevMonthly: 0, prevUsed: 12_000 });
+    expect(await alertsOf(ctx, p.id)).toEqual(['2026-02-01 80', '2026-02-01 80', '2026-02-01 95', '2026-02-01 100']);
+    // March's own next call: 8,100 / 10,000 = 81 % → March's 80 %
+    clock.set('2026-03-01T03:20:00Z');
+    await book(ctx, call(p.hash, 100, '2026-03-01T03:19:00.000Z'));
+    expect(await alertsOf(ctx, p.id)).toEqual(['2026-02-01 80', '2026-02-01 80', '2026-02-01 95', '2026-02-01 100', '2026-03-01 80']);
+    await expectLedgerConsistent(ctx.deps.db);
+  });
+
+  it('re-arms only when usage falls more than 1 percentage point under the threshold: a tiny top-up at 100 % sends no second “you are out”', async () => {
+    clock.set('2026-03-10T12:00:00Z');
+    const p = await person(ctx);
+    await book(ctx, call(p.hash, 10_000, '2026-03-10T11:00:00.000Z'));
+    expect(await alertsOf(ctx, p.id)).toEqual(['2026-03-01 80', '2026-03-01 95', '2026-03-01 100']);
+    await topUp(p.id, 50); // 10,000 / 10,050 = 99.50 %: within the margin, still armed
+    await book(ctx, call(p.hash, 40, '2026-03-10T11:01:00.000Z')); // 99.90 %
+    await book(ctx, call(p.hash, 20, '2026-03-10T11:02:00.000Z')); // overshoot: 100 %
+    expect(await bal(ctx, p.id)).toMatchObject({ monthly: 0, topup: -10, used: 10_060, state: 'blocked' });
+    expect(await alertsOf(ctx, p.id)).toEqual(['2026-03-01 80', '2026-03-01 95', '2026-03-01 100']);
+    await topUp(p.id, 200); // 10,060 / 10,250 = 98.14 %: 100 re-armed (95 stays armed)
+    await book(ctx, call(p.hash, 200, '2026-03-10T11:03:00.000Z')); // 100 % again
+    expect(await alertsOf(ctx, p.id)).toEqual(['2026-03-01 80', '2026-03-01 95', '2026-03-01 100', '2026-03-01 100']);
+    const mails = await rows<{ template: string }>(ctx.deps.db, sql`select template from mail_log where user_id = ${p.id} order by id`);
+    expect(mails.map((m) => m.template)).toEqual(['alert_100', 'alert_100']);
+  });
+
+  it('a retried period reset with the same Idempotency-Key changes nothing twice and re-arms no alert', async () => {
+    clock.set('2026-03-12T12:00:00Z');
+    const p = await person(ctx);
+    await book(ctx, call(p.hash, 9000, '2026-03-12T11:00:00.000Z')); // 80 %
+    const key = uniq();
+    const reset = () => ctx.api('POST', `/api/users/${p.id}/period/reset`, { reason: 'support ticket' }, { headers: { 'idempotency-key': key } });
+    const first = await reset();
+    expect(first.status).toBe(200);
+    const body = await first.json();
+    expect(body.balance).toMatchObject({ monthlyRemaining: 10_000, usedThisPeriod: 0, state: 'active' });
+    await book(ctx, call(p.hash, 8500, '2026-03-12T11:30:00.000Z')); // 85 % of the fresh allowance: 80 again
+    const retry = await reset();
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual(body);
+    expect(await bal(ctx, p.id)).toMatchObject({ monthly: 1500, used: 8500, state: 'warned' });
+    expect(await ledger(ctx, p.id)).toEqual([
+      'grant 2026-03-01 10000 0',
+      'usage 2026-03-01 -9000 0',
+      'expiry 2026-03-01 -1000 0',
+      'grant 2026-03-01 10000 0',
+      'usage 2026-03-01 -8500 0',
+    ]);
+    const armed = await rows(ctx.deps.db, sql`select threshold_bp from alerts where user_id = ${p.id} and rearmed_at is null`);
+    expect(armed).toEqual([{ threshold_bp: 8000 }]);
+    const other = await ctx.api('POST', `/api/users/${p.id}/period/reset`, { reason: 'another reason' }, { headers: { 'idempotency-key': key } });
+    expect(other.status).toBe(409);
+    expect((await other.json()).error).toMatchObject({ code: 'idempotency_mismatch' });
+    await expectLedgerConsistent(ctx.deps.db);
+  });
+});
+
 const sorted = (list: string[]) => [...list].sort();

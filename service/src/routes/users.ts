@@ -251,11 +251,11 @@ export const usersRoutes = createRouter()
       },
       responses: { 200: json(UserSchema, 'The person'), ...authErrors, ...notFoundError },
     }),
-    async (c) =>
-      c.json(
-        await resetPeriod(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json').reason, c.req.valid('header')['idempotency-key']),
-        200,
-      ),
+    async (c) => {
+      const result = await resetPeriod(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json').reason, c.req.valid('header')['idempotency-key']);
+      if (result.replayed) c.header('Idempotent-Replayed', 'true');
+      return c.json(result.body, 200);
+    },
   )
   .openapi(rotateRoute, async (c) => c.json(await rotateKey(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id), 200))
   .openapi(ledgerRoute, async (c) => {

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Deps } from '../../deps.js';
-import { one, rows, type Db } from '../../db/client.js';
+import { one, rows, type Db, type Tx } from '../../db/client.js';
 import { alerts, balances } from '../../db/schema/index.js';
 import { notFound } from '../../lib/errors.js';
 import { graceEnd, nextPeriod, periodOf } from '../../lib/period.js';
@@ -10,7 +10,8 @@ import { afterBalanceChange, type BalanceChangeDeps } from '../balance-change.js
 import { currentFactorMicro } from '../factor.js';
 import { postEntry } from '../ledger.js';
 import { enqueue } from '../outbox.js';
-import { currentKey, getUserView } from '../users/view.js';
+import { idempotent, requestHash, type IdempotentResult } from '../idempotency.js';
+import { currentKey, getUserView, type UserView } from '../users/view.js';
 
 interface Locked {
   period_start: string;
@@ -168,34 +169,46 @@ export async function runRollover(deps: Deps, batch = 500): Promise<{ people: nu
 
 /**
  * Admin action: start the person's current period afresh — expire what is left of this
- * month's allowance, grant the full allowance again, reset usage and re-arm alerts.
+ * month's allowance, grant the full allowance again, reset usage and re-arm alerts. Idempotent
+ * like every mutation: a retry with the same Idempotency-Key replays the first answer and
+ * changes nothing (no second reset of the usage booked since, no alert re-armed twice).
  */
-export async function resetPeriod(deps: Deps, actor: Actor, meta: RequestMeta, userId: string, reason: string, requestKey: string) {
-  return deps.db.transaction(async (tx) => {
-    const row = await one<Locked>(
-      tx,
-      sql`select b.period_start::text as period_start, b.monthly_milli, b.topup_milli, p.monthly_milli as plan_milli
-          from balances b join users u on u.id = b.user_id join plans p on p.id = u.plan_id
-          where b.user_id = ${userId} and u.status <> 'deleted' for update of b`,
-    );
-    if (!row) throw notFound('person');
-    const before = await getUserView(tx, userId);
-    const now = deps.clock.now();
-    const factorMicro = await currentFactorMicro(tx);
-    const monthly = Number(row.monthly_milli);
-    const common = { userId, topupMilli: 0, factorMicro, periodStart: row.period_start, actor: actor.label, reason, createdAt: now };
-    if (monthly !== 0) await postEntry(tx, { ...common, kind: 'expiry', monthlyMilli: -monthly, idempotencyKey: `reset-expiry:${userId}:${requestKey}` });
-    await postEntry(tx, { ...common, kind: 'grant', monthlyMilli: Number(row.plan_milli), idempotencyKey: `reset-grant:${userId}:${requestKey}` });
-    await tx.update(balances).set({ periodUsedMilli: 0, periodUsedNano: 0, updatedAt: now }).where(eq(balances.userId, userId));
-    await tx
-      .update(alerts)
-      .set({ rearmedAt: now })
-      .where(and(eq(alerts.userId, userId), eq(alerts.periodStart, row.period_start), isNull(alerts.rearmedAt)));
-    await afterBalanceChange(tx, deps, [userId]);
-    const key = await currentKey(tx, userId);
-    if (key) await enqueue(tx, 'litellm.sync_budget', key.id, { keyId: key.id });
-    const after = await getUserView(tx, userId);
-    await audit(tx, actor, meta, { action: 'user.reset_period', targetType: 'user', targetId: userId, before, after: { ...after, reason } });
-    return after;
-  });
+export async function resetPeriod(
+  deps: Deps, actor: Actor, meta: RequestMeta, userId: string, reason: string, requestKey: string,
+): Promise<IdempotentResult<UserView>> {
+  await settlePeriods(deps, [userId]); // reset the current period, not one that has ended
+  return deps.db.transaction((tx) =>
+    idempotent(tx, `period-reset:${userId}`, requestKey, requestHash({ userId, reason }), async () => ({
+      status: 200,
+      body: await resetLocked(tx, deps, actor, meta, userId, reason, requestKey),
+    })),
+  );
+}
+
+async function resetLocked(tx: Tx, deps: Deps, actor: Actor, meta: RequestMeta, userId: string, reason: string, requestKey: string) {
+  const row = await one<Locked>(
+    tx,
+    sql`select b.period_start::text as period_start, b.monthly_milli, b.topup_milli, p.monthly_milli as plan_milli
+        from balances b join users u on u.id = b.user_id join plans p on p.id = u.plan_id
+        where b.user_id = ${userId} and u.status <> 'deleted' for update of b`,
+  );
+  if (!row) throw notFound('person');
+  const before = await getUserView(tx, userId);
+  const now = deps.clock.now();
+  const factorMicro = await currentFactorMicro(tx);
+  const monthly = Number(row.monthly_milli);
+  const common = { userId, topupMilli: 0, factorMicro, periodStart: row.period_start, actor: actor.label, reason, createdAt: now };
+  if (monthly !== 0) await postEntry(tx, { ...common, kind: 'expiry', monthlyMilli: -monthly, idempotencyKey: `reset-expiry:${userId}:${requestKey}` });
+  await postEntry(tx, { ...common, kind: 'grant', monthlyMilli: Number(row.plan_milli), idempotencyKey: `reset-grant:${userId}:${requestKey}` });
+  await tx.update(balances).set({ periodUsedMilli: 0, periodUsedNano: 0, updatedAt: now }).where(eq(balances.userId, userId));
+  await tx
+    .update(alerts)
+    .set({ rearmedAt: now })
+    .where(and(eq(alerts.userId, userId), eq(alerts.periodStart, row.period_start), isNull(alerts.rearmedAt)));
+  await afterBalanceChange(tx, deps, [userId]);
+  const key = await currentKey(tx, userId);
+  if (key) await enqueue(tx, 'litellm.sync_budget', key.id, { keyId: key.id });
+  const after = await getUserView(tx, userId);
+  await audit(tx, actor, meta, { action: 'user.reset_period', targetType: 'user', targetId: userId, before, after: { ...after, reason } });
+  return after;
 }

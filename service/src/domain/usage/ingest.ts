@@ -317,12 +317,13 @@ interface BookedBalance {
   used: string;
   remaining: string;
   used_delta: string;
-  remaining_delta: string;
   prev_period: string | null;
   prev_used: string;
   prev_remaining: string;
   prev_used_delta: string;
-  prev_remaining_delta: string;
+  /** Thresholds (basis points) with an armed alert in the current / previous period. */
+  armed: number[] | null;
+  prev_armed: number[] | null;
 }
 
 /**
@@ -429,28 +430,33 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       from v
       where b.user_id = v.user_id
       returning b.user_id, b.period_start::text as period, b.period_used_milli::text as used,
-        (b.monthly_milli + b.topup_milli)::text as remaining, v.used::text as used_delta, (v.dm + v.dt)::text as remaining_delta,
+        (b.monthly_milli + b.topup_milli)::text as remaining, v.used::text as used_delta,
         b.prev_period_start::text as prev_period, b.prev_used_milli::text as prev_used,
-        (b.prev_monthly_milli + b.topup_milli)::text as prev_remaining, v.used_prev::text as prev_used_delta,
-        (v.dm_prev + v.dt)::text as prev_remaining_delta)
+        (b.prev_monthly_milli + b.topup_milli)::text as prev_remaining, v.used_prev::text as prev_used_delta),
+    alerted as (
+      select bal.*,
+        (select array_agg(a.threshold_bp) from alerts a
+          where a.user_id = bal.user_id and a.period_start = bal.period::date and a.rearmed_at is null) as armed,
+        (select array_agg(a.threshold_bp) from alerts a
+          where a.user_id = bal.user_id and a.period_start = bal.prev_period::date and a.rearmed_at is null) as prev_armed
+      from bal)
     select (select count(*) from ins)::int as inserted,
            (select count(*) from ins where user_id is null)::int as unattributed,
            (select count(distinct user_id) from e)::int as billed,
-           (select json_agg(bal) from bal) as balances`);
+           (select json_agg(alerted) from alerted) as balances`);
   const balances = out!.balances ?? [];
   if (balances.length !== Number(out!.billed)) throw new Error('usage booking: a billed person has no balance row');
-  const crosses = (used: number, remaining: number, usedDelta: number, remainingDelta: number) => {
-    const before = percentUsedBp(used - usedDelta, remaining + remainingDelta);
-    const after = percentUsedBp(used, remaining);
-    return ctx.thresholdsBp.some((t) => before < t && after >= t);
+  // A period's usage in this batch reached a threshold whose alert is not armed: evaluate that
+  // (person, period). Usage of the previous period never targets the current one, even when its
+  // top-up draw raised the current percentage (the current period's next call fires that alert).
+  const reaches = (used: number, remaining: number, armed: number[] | null) => {
+    const bp = percentUsedBp(used, remaining);
+    return ctx.thresholdsBp.some((t) => bp >= t && !(armed ?? []).includes(t));
   };
   const crossed: Booked['crossed'] = [];
   for (const r of balances) {
-    if (Number(r.used_delta) > 0 && crosses(Number(r.used), Number(r.remaining), Number(r.used_delta), Number(r.remaining_delta))) {
-      crossed.push({ userId: r.user_id, period: r.period });
-    }
-    if (r.prev_period && Number(r.prev_used_delta) > 0
-      && crosses(Number(r.prev_used), Number(r.prev_remaining), Number(r.prev_used_delta), Number(r.prev_remaining_delta))) {
+    if (Number(r.used_delta) > 0 && reaches(Number(r.used), Number(r.remaining), r.armed)) crossed.push({ userId: r.user_id, period: r.period });
+    if (r.prev_period && Number(r.prev_used_delta) > 0 && reaches(Number(r.prev_used), Number(r.prev_remaining), r.prev_armed)) {
       crossed.push({ userId: r.user_id, period: r.prev_period });
     }
   }

@@ -90,6 +90,10 @@ const configSchema = z.object({
         return false;
       }
     }, 'must be an IANA time zone such as America/Sao_Paulo'),
+  /** Minutes after a period starts during which late events of the previous period still draw on its allowance (docs/quotas.md). */
+  PERIOD_GRACE_MINUTES: z.coerce.number().int().min(0).max(1440).default(15),
+  /** Percentage points under a threshold that usage must fall by before the alert re-arms. */
+  ALERT_REARM_MARGIN_PERCENT: z.coerce.number().min(0).max(50).default(1),
   SESSION_TTL_HOURS: positiveInt(12),
   COOKIE_SECURE: z
     .enum(['auto', 'true', 'false'])

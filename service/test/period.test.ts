@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextPeriod, periodOf, periodStartInstant } from '../src/lib/period.js';
+import { graceEnd, nextPeriod, periodOf, periodPlacer, periodStartInstant, previousPeriod } from '../src/lib/period.js';
 
 describe('periods are calendar months in the configured time zone', () => {
   it('names the period by its first day', () => {
@@ -19,5 +19,27 @@ describe('periods are calendar months in the configured time zone', () => {
     expect(periodStartInstant('2026-12-01', 'America/Sao_Paulo').toISOString()).toBe('2026-12-01T03:00:00.000Z');
     expect(periodStartInstant('2026-04-01', 'Europe/Lisbon').toISOString()).toBe('2026-03-31T23:00:00.000Z'); // summer time
     expect(periodStartInstant('2026-11-01', 'UTC').toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+  it('goes back a period across the year', () => {
+    expect(previousPeriod('2027-01-01')).toBe('2026-12-01');
+    expect(previousPeriod('2026-03-01')).toBe('2026-02-01');
+  });
+  it('places events by start time, 1 ms either side of midnight, with the grace window', () => {
+    // Cairo: summer time ends at 24:00 on 31 October 2030, the boundary itself (EEST → EET)
+    expect(periodStartInstant('2030-11-01', 'Africa/Cairo').toISOString()).toBe('2030-10-31T22:00:00.000Z');
+    expect(graceEnd('2030-11-01', 'Africa/Cairo', 15).toISOString()).toBe('2030-10-31T22:15:00.000Z');
+    const inside = periodPlacer(new Date('2030-10-31T22:14:59.999Z'), 'Africa/Cairo', 15);
+    expect(inside.place(new Date('2030-10-31T21:59:59.999Z'))).toEqual({ period: '2030-10-01', previous: true, late: false });
+    expect(inside.place(new Date('2030-10-31T22:00:00.000Z'))).toEqual({ period: '2030-11-01', previous: false, late: false });
+    expect(inside.place(new Date('2030-09-30T20:59:59.999Z'))).toEqual({ period: '2030-09-01', previous: false, late: true });
+    expect(inside.place(null)).toEqual({ period: '2030-11-01', previous: false, late: false }); // arrival time
+    const after = periodPlacer(new Date('2030-10-31T22:15:00.000Z'), 'Africa/Cairo', 15);
+    expect(after.place(new Date('2030-10-31T21:59:59.999Z'))).toEqual({ period: '2030-10-01', previous: false, late: true });
+    // a start time in the future is a clock skew: the event belongs to its arrival
+    const before = periodPlacer(new Date('2030-10-31T21:59:59.000Z'), 'Africa/Cairo', 15);
+    expect(before.place(new Date('2030-10-31T22:00:01.000Z'))).toEqual({ period: '2030-10-01', previous: false, late: false });
+    // no grace window: the previous period's events are late at once
+    expect(periodPlacer(new Date('2026-02-01T03:00:00.001Z'), 'America/Sao_Paulo', 0).place(new Date('2026-02-01T02:59:59.999Z')))
+      .toEqual({ period: '2026-01-01', previous: false, late: true });
   });
 });

@@ -6,7 +6,7 @@ import { refreshCreditStates } from './ledger.js';
 import { warnThresholdBp } from './thresholds.js';
 
 export interface BalanceChangeDeps {
-  config: Pick<Config, 'TIMEZONE' | 'ADMIN_EMAIL' | 'RESEND_API_KEY'>;
+  config: Pick<Config, 'TIMEZONE' | 'ADMIN_EMAIL' | 'RESEND_API_KEY' | 'PERIOD_GRACE_MINUTES' | 'ALERT_REARM_MARGIN_PERCENT'>;
   clock: Clock;
 }
 
@@ -21,6 +21,7 @@ export async function afterBalanceChange(tx: Queryable, deps: BalanceChangeDeps,
     timeZone: deps.config.TIMEZONE,
     adminEmail: deps.config.ADMIN_EMAIL,
     sendMail: Boolean(deps.config.RESEND_API_KEY),
+    rearmMarginPercent: deps.config.ALERT_REARM_MARGIN_PERCENT,
   });
   return { stateChanges, alertsFired };
 }

@@ -26,6 +26,11 @@ export interface EntryInput {
    * below zero (insufficient_credits) or above MAX_TOPUP_MILLI (limit_exceeded).
    */
   guardTopup?: boolean;
+  /**
+   * Which balance column the monthly part changes: the current period's allowance (default) or
+   * what is left of the previous period's during its grace window (docs/quotas.md).
+   */
+  monthlyBucket?: 'current' | 'previous';
 }
 
 export interface PostedEntry {
@@ -66,10 +71,13 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
     : e.topupMilli < 0
       ? sql` and topup_milli + ${e.topupMilli}::bigint >= 0`
       : sql` and topup_milli + ${e.topupMilli}::bigint <= ${MAX_TOPUP_MILLI}::bigint`;
+  const monthly = e.monthlyBucket === 'previous'
+    ? sql`prev_monthly_milli = prev_monthly_milli + ${e.monthlyMilli}::bigint`
+    : sql`monthly_milli = monthly_milli + ${e.monthlyMilli}::bigint`;
   const updated = await rows<{ user_id: string }>(
     tx,
     sql`update balances
-        set monthly_milli = monthly_milli + ${e.monthlyMilli}::bigint,
+        set ${monthly},
             topup_milli = topup_milli + ${e.topupMilli}::bigint,
             updated_at = ${e.createdAt.toISOString()}::timestamptz
         where user_id = ${e.userId}${guard}

@@ -40,11 +40,12 @@ export async function listLedger(q: Queryable, userId: string, input: Range & { 
   );
 }
 
-export async function usageSummary(q: Queryable, userId: string, input: Range & { groupBy: 'day' | 'model'; timeZone: string }) {
+export async function usageSummary(q: Queryable, userId: string, input: Range & { groupBy: 'day' | 'model'; timeZone: string; late?: boolean }) {
   const bucket = input.groupBy === 'day' ? sql`to_char(start_time at time zone ${input.timeZone}, 'YYYY-MM-DD')` : sql`coalesce(model_group, model, 'unknown')`;
   const filters = [sql`user_id = ${userId}`, sql`status = 'success'`];
   if (input.from) filters.push(sql`start_time >= ${input.from.toISOString()}::timestamptz`);
   if (input.to) filters.push(sql`start_time < ${input.to.toISOString()}::timestamptz`);
+  if (input.late !== undefined) filters.push(sql`late = ${input.late}`);
   const list = await rows<{ bucket: string; calls: string; tokens: string; credits_milli: string; usd_nano: string }>(
     q,
     sql`select ${bucket} as bucket, count(*) as calls, sum(total_tokens) as tokens,
@@ -118,6 +119,11 @@ export async function stats(q: Queryable, input: { now: Date; timeZone: string; 
         from usage_rollup where bucket >= ${input.periodStart.toISOString()}::timestamptz`,
   );
   const [unattributed] = await rows<{ n: string }>(q, sql`select count(*) as n from usage_events where user_id is null`);
+  // Events that arrived after their period's grace window (charged to the period of their arrival)
+  const [late] = await rows<{ n: string }>(
+    q,
+    sql`select count(*) as n from usage_events where late and created_at >= ${input.periodStart.toISOString()}::timestamptz`,
+  );
   const top = await rows<{ user_id: string; email: string; name: string; milli: string; nano: string }>(
     q,
     sql`select b.user_id, u.email, u.name, b.period_used_milli as milli, b.period_used_nano as nano
@@ -131,6 +137,7 @@ export async function stats(q: Queryable, input: { now: Date; timeZone: string; 
     today: { credits: milliToCredits(n(usage?.today_milli)), usd: nanoToUsd(n(usage?.today_nano)) },
     period: { credits: milliToCredits(n(people?.period_milli)), usd: nanoToUsd(n(people?.period_nano)), calls: n(usage?.period_calls) },
     unattributedEvents: n(unattributed?.n),
+    lateEventsThisPeriod: n(late?.n),
     topConsumers: top.map((t) => ({ userId: t.user_id, email: t.email, name: t.name, credits: milliToCredits(n(t.milli)), usd: nanoToUsd(n(t.nano)) })),
   };
 }

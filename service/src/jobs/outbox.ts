@@ -5,6 +5,7 @@ import { keys, mailLog, outbox } from '../db/schema/index.js';
 import { MailError } from '../lib/mailer.js';
 import { desiredBudgetNano } from '../domain/keys.js';
 import { loginMailAtSend } from '../domain/portal/sessions.js';
+import { settlePeriods } from '../domain/periods/rollover.js';
 import { nanoToUsd } from '../domain/money.js';
 import { LiteLLMError } from '../litellm/errors.js';
 
@@ -55,6 +56,8 @@ async function perform(deps: Deps, item: Item): Promise<void> {
   switch (item.kind) {
     case 'litellm.sync_budget': {
       if (key.status === 'revoked') return;
+      // A push first rolls the person over (its own rollover push is then covered by this one).
+      await settlePeriods(deps, [key.userId]);
       // Everything queued for this key up to now is covered by pushing the current value.
       const upTo = await one<{ max: string | null }>(
         deps.db,

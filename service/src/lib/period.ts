@@ -41,3 +41,51 @@ function zoneOffsetMs(at: Date, timeZone: string): number {
   const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   return asUtc - Math.floor(at.getTime() / 1000) * 1000;
 }
+
+export function previousPeriod(period: string): string {
+  const [y, m] = period.split('-').map(Number) as [number, number];
+  return m === 1 ? `${y - 1}-12-01` : `${y}-${String(m - 1).padStart(2, '0')}-01`;
+}
+
+/** When the grace window of `period` ends: its start instant plus the grace minutes. */
+export function graceEnd(period: string, timeZone: string, graceMinutes: number): Date {
+  return new Date(periodStartInstant(period, timeZone).getTime() + graceMinutes * 60_000);
+}
+
+/**
+ * Where usage events belong at `now` (docs/quotas.md, "Which period an event belongs to"):
+ * an event belongs to the period containing its start time, read no later than `now` (a start
+ * time in the future is a clock skew: the event belongs to its arrival); no start time → `now`.
+ * It is charged to that period if it is the current one, or the previous one while the grace
+ * window is open; otherwise to the current period, marked late. Cheap per event: the two
+ * boundaries are computed once.
+ */
+export function periodPlacer(now: Date, timeZone: string, graceMinutes: number) {
+  const current = periodOf(now, timeZone);
+  const currentStart = periodStartInstant(current, timeZone).getTime();
+  const previous = previousPeriod(current);
+  const previousStart = periodStartInstant(previous, timeZone).getTime();
+  const graceOpen = now.getTime() < currentStart + graceMinutes * 60_000;
+  const nowMs = now.getTime();
+  return {
+    current,
+    /** The instant the current period started. */
+    currentStart: new Date(currentStart),
+    previous,
+    graceOpen,
+    /** The period the event belongs to (by its start time). */
+    periodOf(startTime: Date | null): string {
+      const t = startTime ? Math.min(startTime.getTime(), nowMs) : nowMs;
+      if (t >= currentStart) return current;
+      if (t >= previousStart) return previous;
+      return periodOf(new Date(t), timeZone);
+    },
+    /** How the event is charged: to the previous period (grace), or the current one, late or not. */
+    place(startTime: Date | null): { period: string; previous: boolean; late: boolean } {
+      const p = this.periodOf(startTime);
+      if (p === current) return { period: p, previous: false, late: false };
+      if (p === previous && graceOpen) return { period: p, previous: true, late: false };
+      return { period: p, previous: false, late: true };
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { provisionKey, rotateKey } from '../domain/keys.js';
 import { creditsToMilli } from '../domain/money.js';
 import { listLedger, usageSummary } from '../domain/reports.js';
 import { createUser } from '../domain/users/create.js';
-import { resetPeriod } from '../domain/periods/rollover.js';
+import { resetPeriod, settlePeriods } from '../domain/periods/rollover.js';
 import { listUsers } from '../domain/users/list.js';
 import { changeStatus } from '../domain/users/status.js';
 import { updateUser } from '../domain/users/update.js';
@@ -183,7 +183,13 @@ const usageRoute = createRoute({
   tags,
   request: {
     params: IdParam,
-    query: z.object({ from: DateParam.optional(), to: DateParam.optional(), groupBy: z.enum(['day', 'model']).default('day') }),
+    query: z.object({
+      from: DateParam.optional(),
+      to: DateParam.optional(),
+      groupBy: z.enum(['day', 'model']).default('day'),
+      // only the events that arrived after their period's grace window (true), or only the others (false)
+      late: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+    }),
   },
   responses: {
     200: json(z.object({ groupBy: z.string(), items: z.array(z.record(z.string(), z.union([z.string(), z.number()]))) }), 'Usage'),
@@ -202,7 +208,11 @@ export const usersRoutes = createRouter()
     return c.json({ ...fresh, key: fresh.key && { ...fresh.key, ...(plaintext ? { plaintext } : {}) } }, 201);
   })
   .openapi(listRoute, async (c) => c.json(await listUsers(c.get('deps').db, c.req.valid('query')), 200))
-  .openapi(getRoute, async (c) => c.json(await getUserView(c.get('deps').db, c.req.valid('param').id), 200))
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await settlePeriods(c.get('deps'), [id]); // a balance read first rolls the person over
+    return c.json(await getUserView(c.get('deps').db, id), 200);
+  })
   .openapi(patchRoute, async (c) =>
     c.json(await updateUser(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json')), 200),
   )
@@ -241,11 +251,11 @@ export const usersRoutes = createRouter()
       },
       responses: { 200: json(UserSchema, 'The person'), ...authErrors, ...notFoundError },
     }),
-    async (c) =>
-      c.json(
-        await resetPeriod(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json').reason, c.req.valid('header')['idempotency-key']),
-        200,
-      ),
+    async (c) => {
+      const result = await resetPeriod(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id, c.req.valid('json').reason, c.req.valid('header')['idempotency-key']);
+      if (result.replayed) c.header('Idempotent-Replayed', 'true');
+      return c.json(result.body, 200);
+    },
   )
   .openapi(rotateRoute, async (c) => c.json(await rotateKey(c.get('deps'), c.get('actor'), meta(c), c.req.valid('param').id), 200))
   .openapi(ledgerRoute, async (c) => {

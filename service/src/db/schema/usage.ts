@@ -26,6 +26,8 @@ export const usageEvents = pgTable(
     endTime: timestamp('end_time', { withTimezone: true }),
     source: text('source').notNull(),
     recovered: boolean('recovered').notNull().default(false),
+    /** Arrived after its period's grace window: charged to the period current at arrival (docs/quotas.md). */
+    late: boolean('late').notNull().default(false),
     metadata: jsonb('metadata'),
     receivedAt: createdAt(),
   },
@@ -38,6 +40,7 @@ export const usageEvents = pgTable(
     // few right-most pages instead of random pages of a hash-ordered index (which stops fitting
     // in memory as the table grows), and it serves time-range reads.
     unique('usage_events_time_dedup_unique').on(t.startTime, t.dedupKey).nullsNotDistinct(),
+    index('usage_late_idx').on(t.receivedAt).where(sql`late`),
     index('usage_recovered_idx').on(t.keyHash, t.providerId).where(sql`recovered`),
   ],
 );

@@ -31,6 +31,13 @@ export const balances = pgTable(
     topupMilli: int64('topup_milli').notNull().default(0),
     periodUsedMilli: int64('period_used_milli').notNull().default(0),
     periodUsedNano: int64('period_used_nano').notNull().default(0),
+    // The previous period while its grace window is open (docs/quotas.md): what is left of its
+    // allowance (late events of that period draw on it; it expires when the window ends), the
+    // usage booked to it, and when the window ends. Null/0 outside a grace window.
+    prevPeriodStart: date('prev_period_start', { mode: 'string' }),
+    prevMonthlyMilli: int64('prev_monthly_milli').notNull().default(0),
+    prevUsedMilli: int64('prev_used_milli').notNull().default(0),
+    graceUntil: timestamp('grace_until', { withTimezone: true }),
     creditState: text('credit_state', { enum: ['ok', 'warned', 'blocked'] }).notNull().default('ok'),
     lastUsageAt: timestamp('last_usage_at', { withTimezone: true }),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

@@ -3,6 +3,7 @@ import { nextPeriod } from '../../lib/period.js';
 import { projectExhaustion, usedInWindow } from '../alerts/projection.js';
 import { listLedger } from '../reports.js';
 import { alertThresholds } from '../thresholds.js';
+import { settlePeriods } from '../periods/rollover.js';
 import { howToGetMore, quotaFacts } from '../users/quota.js';
 import { currentKey, loadUser, userView } from '../users/view.js';
 
@@ -13,6 +14,7 @@ import { currentKey, loadUser, userView } from '../users/view.js';
  * chat shows in LibreChat.
  */
 export async function portalOverview(deps: Deps, userId: string) {
+  await settlePeriods(deps, [userId]); // a balance read first rolls the person over
   const { user, plan, balance } = await loadUser(deps.db, userId);
   const view = userView(user, plan, balance, await currentKey(deps.db, userId));
   const now = deps.clock.now();

@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { one, rows, type Db, type Queryable } from '../../db/client.js';
+import { periodPlacer } from '../../lib/period.js';
 import { evaluateAlerts } from '../alerts/evaluate.js';
-import type { BalanceChangeDeps } from '../balance-change.js';
 import { percentUsedBp } from '../balance.js';
+import { behindSql, rollOverUser, type PeriodDeps } from '../periods/rollover.js';
 import { creditStateSql } from '../ledger.js';
 import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
 import { nanoToMilliCredits } from '../money.js';
@@ -42,9 +43,11 @@ function snippet(v: unknown): string {
 interface KeyOwner {
   id: string;
   user_id: string;
-  /** period_used_milli and monthly_milli + topup_milli of the person. */
+  /** period_used_milli and monthly_milli + prev_monthly_milli + topup_milli of the person. */
   used: number;
   remaining: number;
+  /** The balance is behind the batch's arrival: in an older period or an ended grace window. */
+  behind: boolean | null;
 }
 
 interface Lookup {
@@ -105,7 +108,7 @@ export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = []): 
 }
 
 /** Parse and book raw payloads: `bookUsage(prepareUsage(raws))`. */
-export function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[], opts: IngestOptions & { badLines?: string[] }): Promise<IngestResult> {
+export function ingestUsage(deps: PeriodDeps, raws: unknown[], opts: IngestOptions & { badLines?: string[] }): Promise<IngestResult> {
   return bookUsage(deps, prepareUsage(raws, opts.badLines), opts);
 }
 
@@ -119,42 +122,48 @@ export function ingestUsage(deps: BalanceChangeDeps & { db: Db }, raws: unknown[
  * The hot path: every statement has constant text and one JSON parameter per row set
  * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
  */
-export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
+export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
   const { good, duplicate } = batch;
   const dead = [...batch.dead];
   const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
   const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
+  const now = deps.clock.now();
+  const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
+  const deadLetter = async (tx: Queryable) => {
+    if (dead.length === 0) return;
+    result.rejected = dead.length;
+    await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
+      select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
+      from json_to_recordset(${JSON.stringify(dead)}::json) as x(reason text, payload text)`);
+  };
+  if (good.length === 0) {
+    await deps.db.transaction(deadLetter);
+    return result;
+  }
 
-  return deps.db.transaction(async (tx) => {
-    const now = deps.clock.now();
-    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
-    const deadLetter = async () => {
-      if (dead.length === 0) return;
-      result.rejected = dead.length;
-      await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
-        select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
-        from json_to_recordset(${JSON.stringify(dead)}::json) as x(reason text, payload text)`);
-    };
-    if (good.length === 0) {
-      await deadLetter();
-      return result;
-    }
-
-    // One round trip: the factor in force, the thresholds, our keys, and recovered calls that a
-    // late callback may report again.
-    const lookup = (await one<Lookup>(
-      tx,
-      sql`select (select factor_micro from conversion_factors order by id desc limit 1)::text as factor,
+  // One round trip, before the transaction (under READ COMMITTED its reads were never a snapshot
+  // for the booking statement anyway): the factor in force, the thresholds, our keys with whether
+  // their person is behind the period of `now`, and recovered calls a late callback may report again.
+  const lookup = (await one<Lookup>(
+    deps.db,
+    sql`select (select factor_micro from conversion_factors order by id desc limit 1)::text as factor,
                  (select value from settings where key = 'alert_thresholds') as thresholds,
                  (select json_agg(json_build_object('id', k.id, 'user_id', k.user_id, 'token_hash', k.token_hash,
-                         'used', coalesce(b.period_used_milli, 0), 'remaining', coalesce(b.monthly_milli + b.topup_milli, 0)))
+                         'used', coalesce(b.period_used_milli, 0), 'remaining', coalesce(b.monthly_milli + b.prev_monthly_milli + b.topup_milli, 0),
+                         'behind', ${behindSql(now, deps.config.TIMEZONE)}))
                     from keys k left join balances b on b.user_id = k.user_id
                     where k.token_hash in (select json_array_elements_text(${JSON.stringify(hashes)}::json))) as keys,
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
                  ${legacyBookedSql(good)} as legacy`,
-    ))!;
+  ))!;
+  // The first event after a boundary rolls its person over (each in its own short transaction,
+  // idempotent): the booking below then charges every event by its start time (docs/quotas.md).
+  const behind = [...new Set((lookup.keys ?? []).filter((k) => k.behind).map((k) => k.user_id))].sort();
+  for (const id of behind) await rollOverUser(deps, id, now);
+
+  return deps.db.transaction(async (tx) => {
     const factorMicro = Number(lookup.factor);
     const thresholds = Array.isArray(lookup.thresholds) ? lookup.thresholds : DEFAULT_THRESHOLDS;
     const keyByHash = new Map((lookup.keys ?? []).map((k) => [k.token_hash, k]));
@@ -162,9 +171,10 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
     const legacyBooked = new Set(lookup.legacy ?? []);
 
     // The items leave the batch here: once serialised, only their JSON text waits on the database.
-    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready, legacyBooked }, dead);
+    const placer = periodPlacer(now, deps.config.TIMEZONE, deps.config.PERIOD_GRACE_MINUTES);
+    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready, legacyBooked, placer }, dead);
     result.duplicate += events.alreadyBooked;
-    await deadLetter();
+    await deadLetter(tx);
     if (events.count === 0) return result;
 
     const booked = await bookEvents(tx, events.json, {
@@ -172,6 +182,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
       recovered: opts.recovered ?? false,
       factorMicro,
       now,
+      currentStart: placer.currentStart,
       thresholdsBp: thresholds.map((t) => Math.round(t * 100)),
       warnBp: warnBpOf(thresholds),
     });
@@ -181,7 +192,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
     result.alertsFired = await evaluateAlerts(
       tx,
       booked.crossed,
-      { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY) },
+      { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY), rearmMarginPercent: deps.config.ALERT_REARM_MARGIN_PERCENT },
       thresholds,
     );
     return result;
@@ -196,7 +207,13 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
  */
 function serialiseEvents(
   items: UsageItem[],
-  ctx: { factorMicro: number; keyByHash: Map<string, KeyOwner>; recoveredAlready: Set<string>; legacyBooked: Set<string> },
+  ctx: {
+    factorMicro: number;
+    keyByHash: Map<string, KeyOwner>;
+    recoveredAlready: Set<string>;
+    legacyBooked: Set<string>;
+    placer: ReturnType<typeof periodPlacer>;
+  },
   dead: UsageBatch['dead'],
 ): { json: string; count: number; alreadyBooked: number } {
   const rowsIn = [];
@@ -241,6 +258,7 @@ function serialiseEvents(
       debit_milli: debit,
       start_time: g.startTime?.toISOString() ?? null,
       end_time: g.endTime?.toISOString() ?? null,
+      late: key ? ctx.placer.place(g.startTime).late : false,
       metadata: g.metadata,
     });
   }
@@ -278,6 +296,8 @@ interface BookContext {
   recovered: boolean;
   factorMicro: number;
   now: Date;
+  /** When the current period (of `now`) started: older events not marked late are of the previous one. */
+  currentStart: Date;
   thresholdsBp: number[];
   warnBp: number;
 }
@@ -287,8 +307,23 @@ interface Booked {
   inserted: number;
   /** Of those, events whose key is not ours. */
   unattributed: number;
-  /** People whose usage crossed an alert threshold (usage only ever raises it). */
-  crossed: string[];
+  /** People whose usage crossed an alert threshold, with the period it belongs to (usage only ever raises it). */
+  crossed: { userId: string; period: string }[];
+}
+
+interface BookedBalance {
+  user_id: string;
+  period: string;
+  used: string;
+  remaining: string;
+  used_delta: string;
+  prev_period: string | null;
+  prev_used: string;
+  prev_remaining: string;
+  prev_used_delta: string;
+  /** Thresholds (basis points) with an armed alert in the current / previous period. */
+  armed: number[] | null;
+  prev_armed: number[] | null;
 }
 
 /**
@@ -297,10 +332,15 @@ interface Booked {
  *  1. insert the events, skipping dedup keys already stored;
  *  2. lock the balances of the people billed by the new ones, in a fixed order (no deadlocks
  *     between concurrent batches);
- *  3. split each debit between the monthly and top-up buckets in event order: an entry takes what
- *     is left of the monthly bucket (never below zero) after the person's earlier entries, the
- *     rest from top-ups (which may go negative: debt, if LiteLLM overshot);
+ *  3. charge each event to its period (docs/quotas.md): an event of the previous period that is
+ *     not late (start time before the current period, grace window open) draws on what is left of
+ *     that period's allowance, every other one on the current allowance; then split each debit
+ *     between that monthly bucket and top-ups in event order: an entry takes what is left of the
+ *     bucket (never below zero) after the person's earlier entries, the rest from top-ups (which
+ *     may go negative: debt, if LiteLLM overshot);
  *  4. write the ledger entries, the keys' booked spend and the balances with their new state;
+ *     a debit from the previous allowance raises the key's max_budget (its spend grows, what the
+ *     current period allows does not shrink), so it queues a budget push;
  *  5. add the new events to the overview's usage_rollup.
  * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
  * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
@@ -308,22 +348,22 @@ interface Booked {
 async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Promise<Booked> {
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
-  const used = sql`(b.period_used_milli + v.dm + v.dt)`;
-  const [out] = await rows<{ inserted: number; unattributed: number; billed: number; balances: { user_id: string; used: string; remaining: string; delta: string }[] | null }>(tx, sql`
+  const used = sql`(b.period_used_milli + v.used)`;
+  const [out] = await rows<{ inserted: number; unattributed: number; billed: number; balances: BookedBalance[] | null }>(tx, sql`
     with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
-        recovered, metadata, created_at)
+        recovered, late, metadata, created_at)
       select x.dedup_key, x.litellm_call_id, x.provider_id, x.key_hash, x.key_id, x.user_id, x.status, x.call_type, x.model,
         x.model_group, x.prompt_tokens, x.completion_tokens, x.total_tokens, x.cost_nano, x.debit_milli, x.start_time, x.end_time,
-        ${ctx.source}, ${ctx.recovered}, x.metadata, ${nowIso}::timestamptz
+        ${ctx.source}, ${ctx.recovered}, x.late, x.metadata, ${nowIso}::timestamptz
       from json_to_recordset(${rowsJson}::json) as x(dedup_key text, litellm_call_id text, provider_id text,
         key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
         completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
-        end_time timestamptz, metadata jsonb)
+        end_time timestamptz, late boolean, metadata jsonb)
       on conflict (start_time, dedup_key) do nothing
       returning id, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
-        coalesce(start_time, ${nowIso}::timestamptz) as at),
+        coalesce(start_time, ${nowIso}::timestamptz) as at, late),
     rollup as (
       insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano)
       select date_bin('15 minutes', i.start_time, timestamptz '2000-01-01 00:00:00+00'), i.model, i.status, i.user_id is not null,
@@ -335,19 +375,25 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       returning 1),
     e as (select * from ins where user_id is not null and cost_nano > 0),
     locked as (
-      select b.user_id, greatest(b.monthly_milli, 0) as monthly_left, b.period_start from balances b
+      select b.user_id, greatest(b.monthly_milli, 0) as monthly_left, greatest(b.prev_monthly_milli, 0) as prev_left, b.period_start,
+        case when b.grace_until > ${nowIso}::timestamptz then b.prev_period_start end as grace_period
+      from balances b
       where b.user_id in (select user_id from e)
       order by b.user_id for update),
-    split as (
-      select e.*, l.period_start,
-        least(e.debit_milli, greatest(l.monthly_left - (sum(e.debit_milli) over (partition by e.user_id order by e.id) - e.debit_milli), 0))
-          as from_monthly
+    placed as (
+      select e.*, l.period_start, l.grace_period, l.monthly_left, l.prev_left,
+        (l.grace_period is not null and not e.late and e.at < ${ctx.currentStart.toISOString()}::timestamptz) as prev
       from e join locked l on l.user_id = e.user_id),
+    split as (
+      select p.*,
+        least(p.debit_milli, greatest(case when p.prev then p.prev_left else p.monthly_left end
+          - (sum(p.debit_milli) over (partition by p.user_id, p.prev order by p.id) - p.debit_milli), 0)) as from_monthly
+      from placed p),
     ledger as (
       insert into ledger_entries (user_id, kind, amount_milli, monthly_milli, topup_milli, usd_nano, factor_micro, period_start,
         idempotency_key, usage_event_id, key_id, actor, created_at)
       select s.user_id, 'usage', -s.debit_milli, -s.from_monthly, s.from_monthly - s.debit_milli, s.cost_nano, ${ctx.factorMicro},
-        s.period_start, 'usage:' || s.id, s.id, s.key_id, 'litellm', ${nowIso}::timestamptz
+        case when s.prev then s.grace_period else s.period_start end, 'usage:' || s.id, s.id, s.key_id, 'litellm', ${nowIso}::timestamptz
       from split s order by s.id
       returning 1),
     spend as (
@@ -355,34 +401,64 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       from (select key_id, sum(cost_nano) as nano from e group by key_id) as x
       where k.id = x.key_id
       returning 1),
+    push as (
+      insert into outbox (kind, aggregate, payload)
+      select 'litellm.sync_budget', s.key_id, json_build_object('keyId', s.key_id)
+      from split s where s.prev and s.from_monthly > 0 and s.key_id is not null group by s.key_id
+      returning 1),
     v as (
-      select user_id, sum(from_monthly) as dm, sum(debit_milli - from_monthly) as dt, sum(cost_nano) as nano, max(at) as last
+      select user_id,
+        coalesce(sum(from_monthly) filter (where not prev), 0) as dm,
+        coalesce(sum(from_monthly) filter (where prev), 0) as dm_prev,
+        sum(debit_milli - from_monthly) as dt,
+        coalesce(sum(debit_milli) filter (where not prev), 0) as used,
+        coalesce(sum(debit_milli) filter (where prev), 0) as used_prev,
+        coalesce(sum(cost_nano) filter (where not prev), 0) as nano,
+        max(at) as last
       from split group by user_id),
     bal as (
       update balances as b set
         monthly_milli = b.monthly_milli - v.dm,
+        prev_monthly_milli = b.prev_monthly_milli - v.dm_prev,
         topup_milli = b.topup_milli - v.dt,
         period_used_milli = ${used},
         period_used_nano = b.period_used_nano + v.nano,
+        prev_used_milli = b.prev_used_milli + v.used_prev,
         last_usage_at = greatest(coalesce(b.last_usage_at, v.last), v.last),
         credit_state = ${creditStateSql(remaining, used, ctx.warnBp)},
         updated_at = ${nowIso}::timestamptz
       from v
       where b.user_id = v.user_id
-      returning b.user_id, b.period_used_milli::text as used, (b.monthly_milli + b.topup_milli)::text as remaining, (v.dm + v.dt)::text as delta)
+      returning b.user_id, b.period_start::text as period, b.period_used_milli::text as used,
+        (b.monthly_milli + b.topup_milli)::text as remaining, v.used::text as used_delta,
+        b.prev_period_start::text as prev_period, b.prev_used_milli::text as prev_used,
+        (b.prev_monthly_milli + b.topup_milli)::text as prev_remaining, v.used_prev::text as prev_used_delta),
+    alerted as (
+      select bal.*,
+        (select array_agg(a.threshold_bp) from alerts a
+          where a.user_id = bal.user_id and a.period_start = bal.period::date and a.rearmed_at is null) as armed,
+        (select array_agg(a.threshold_bp) from alerts a
+          where a.user_id = bal.user_id and a.period_start = bal.prev_period::date and a.rearmed_at is null) as prev_armed
+      from bal)
     select (select count(*) from ins)::int as inserted,
            (select count(*) from ins where user_id is null)::int as unattributed,
            (select count(distinct user_id) from e)::int as billed,
-           (select json_agg(bal) from bal) as balances`);
+           (select json_agg(alerted) from alerted) as balances`);
   const balances = out!.balances ?? [];
   if (balances.length !== Number(out!.billed)) throw new Error('usage booking: a billed person has no balance row');
-  const crossed = balances
-    .filter((r) => {
-      const delta = Number(r.delta);
-      const before = percentUsedBp(Number(r.used) - delta, Number(r.remaining) + delta);
-      const now = percentUsedBp(Number(r.used), Number(r.remaining));
-      return ctx.thresholdsBp.some((t) => before < t && now >= t);
-    })
-    .map((r) => r.user_id);
+  // A period's usage in this batch reached a threshold whose alert is not armed: evaluate that
+  // (person, period). Usage of the previous period never targets the current one, even when its
+  // top-up draw raised the current percentage (the current period's next call fires that alert).
+  const reaches = (used: number, remaining: number, armed: number[] | null) => {
+    const bp = percentUsedBp(used, remaining);
+    return ctx.thresholdsBp.some((t) => bp >= t && !(armed ?? []).includes(t));
+  };
+  const crossed: Booked['crossed'] = [];
+  for (const r of balances) {
+    if (Number(r.used_delta) > 0 && reaches(Number(r.used), Number(r.remaining), r.armed)) crossed.push({ userId: r.user_id, period: r.period });
+    if (r.prev_period && Number(r.prev_used_delta) > 0 && reaches(Number(r.prev_used), Number(r.prev_remaining), r.prev_armed)) {
+      crossed.push({ userId: r.user_id, period: r.prev_period });
+    }
+  }
   return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), crossed };
 }

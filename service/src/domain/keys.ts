@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
-import { one, sql, type Queryable } from '../db/client.js';
+import { one, rows, sql, type Queryable } from '../db/client.js';
 import { keys, type Key } from '../db/schema/index.js';
 import { ApiError, conflict } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -14,13 +14,34 @@ import { currentKey, keyView, loadUser } from './users/view.js';
 
 /** What LiteLLM must enforce for this key now, from the ledger (nano-USD). */
 export async function desiredBudgetNano(q: Queryable, keyId: string): Promise<number> {
-  const row = await one<{ spend_nano: string; remaining: string }>(
+  const target = (await desiredBudgetsNano(q, [keyId])).get(keyId);
+  if (!target) throw new Error(`key ${keyId} has no balance`);
+  return target.budgetNano;
+}
+
+export interface BudgetTarget {
+  keyId: string;
+  userId: string;
+  tokenHash: string | null;
+  status: string;
+  /** max_budget the ledger allows now, nano-USD (as desiredBudgetNano). */
+  budgetNano: number;
+}
+
+/** desiredBudgetNano for many keys in one query (the outbox pushes budgets in batches). */
+export async function desiredBudgetsNano(q: Queryable, keyIds: string[]): Promise<Map<string, BudgetTarget>> {
+  if (keyIds.length === 0) return new Map();
+  const found = await rows<{ id: string; user_id: string; token_hash: string | null; status: string; spend_nano: string; remaining: string }>(
     q,
-    sql`select k.spend_nano, (b.monthly_milli + b.topup_milli) as remaining
-        from keys k join balances b on b.user_id = k.user_id where k.id = ${keyId}`,
+    sql`select k.id, k.user_id, k.token_hash, k.status, k.spend_nano, (b.monthly_milli + b.topup_milli) as remaining
+        from keys k join balances b on b.user_id = k.user_id
+        where k.id in (select json_array_elements_text(${JSON.stringify(keyIds)}::json))`,
   );
-  if (!row) throw new Error(`key ${keyId} has no balance`);
-  return maxBudgetNano(Number(row.spend_nano), Number(row.remaining), await currentFactorMicro(q));
+  const factor = await currentFactorMicro(q);
+  return new Map(found.map((r) => [r.id, {
+    keyId: r.id, userId: r.user_id, tokenHash: r.token_hash, status: r.status,
+    budgetNano: maxBudgetNano(Number(r.spend_nano), Number(r.remaining), factor),
+  }]));
 }
 
 function hintOf(plaintext: string): string {

@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { one, rows } from '../db/client.js';
 import { keys, mailLog, outbox } from '../db/schema/index.js';
 import { MailError } from '../lib/mailer.js';
-import { desiredBudgetNano } from '../domain/keys.js';
+import { desiredBudgetsNano } from '../domain/keys.js';
 import { loginMailAtSend } from '../domain/portal/sessions.js';
 import { settlePeriods } from '../domain/periods/rollover.js';
 import { nanoToUsd } from '../domain/money.js';
@@ -54,27 +54,6 @@ async function perform(deps: Deps, item: Item): Promise<void> {
   const [key] = await deps.db.select().from(keys).where(eq(keys.id, keyId));
   if (!key?.tokenHash) return; // never provisioned: nothing to change in LiteLLM
   switch (item.kind) {
-    case 'litellm.sync_budget': {
-      if (key.status === 'revoked') return;
-      // A push first rolls the person over (its own rollover push is then covered by this one).
-      await settlePeriods(deps, [key.userId]);
-      // Everything queued for this key up to now is covered by pushing the current value.
-      const upTo = await one<{ max: string | null }>(
-        deps.db,
-        sql`select max(id) as max from outbox where aggregate = ${item.aggregate} and kind = 'litellm.sync_budget' and status = 'pending'`,
-      );
-      const budget = await desiredBudgetNano(deps.db, key.id);
-      await litellm.updateKey(key.tokenHash, { maxBudgetUsd: nanoToUsd(budget) });
-      const now = deps.clock.now();
-      await deps.db.update(keys).set({ pushedBudgetNano: budget, pushedAt: now }).where(eq(keys.id, key.id));
-      if (upTo?.max) {
-        await deps.db.execute(
-          sql`update outbox set status = 'done', done_at = now() where aggregate = ${item.aggregate}
-              and kind = 'litellm.sync_budget' and status = 'pending' and id <= ${Number(upTo.max)} and id <> ${item.id}`,
-        );
-      }
-      return;
-    }
     case 'litellm.block':
       await litellm.blockKey(key.tokenHash);
       if (key.status === 'active') await deps.db.update(keys).set({ status: 'blocked' }).where(eq(keys.id, key.id));
@@ -117,34 +96,106 @@ async function sendMail(deps: Deps, mailId: number, loginOrigin?: string): Promi
   }
 }
 
-/** Claim and perform up to `limit` items; returns how many were finished. */
-export async function drainOutbox(deps: Deps, limit = 50): Promise<number> {
+/** LiteLLM requests in flight at once per process (a month boundary re-pushes every key). */
+const LITELLM_IN_FLIGHT = 32;
+
+/**
+ * Claim and perform up to `limit` items; returns how many were finished. Budget pushes are done as
+ * a batch (pushBudgets); the rest one by one, concurrently (each aggregate has one item here).
+ */
+export async function drainOutbox(deps: Deps, limit = 256): Promise<number> {
   const items = await claim(deps, limit);
-  let done = 0;
-  await Promise.all(
-    items.map(async (item) => {
-      try {
-        await perform(deps, item);
-        await deps.db.update(outbox).set({ status: 'done', doneAt: deps.clock.now(), lastError: null }).where(eq(outbox.id, item.id));
-        done++;
-      } catch (err) {
-        const retryable = !(err instanceof LiteLLMError || err instanceof MailError) || err.retryable;
-        const message = (err as Error).message.slice(0, 500);
-        deps.metrics.outboxFailures.inc({ kind: item.kind });
-        deps.log.warn({ outboxId: item.id, kind: item.kind, attempts: item.attempts, retryable, err: message }, 'outbox item failed');
-        await deps.db
-          .update(outbox)
-          .set(
-            retryable
-              ? { lastError: message, nextAttemptAt: new Date(Date.now() + backoffSeconds(item.attempts) * 1000) }
-              : { lastError: message, status: 'dead' },
-          )
-          .where(eq(outbox.id, item.id));
-        if (!retryable && item.kind === 'mail.send') {
-          await deps.db.update(mailLog).set({ status: 'failed' }).where(eq(mailLog.id, Number(item.payload.mailId)));
-        }
-      }
-    }),
-  );
+  const budgets = items.filter((i) => i.kind === 'litellm.sync_budget');
+  let done = budgets.length > 0 ? await pushBudgets(deps, budgets) : 0;
+  await inFlight(items.filter((i) => i.kind !== 'litellm.sync_budget'), LITELLM_IN_FLIGHT, async (item) => {
+    try {
+      await perform(deps, item);
+      await deps.db.update(outbox).set({ status: 'done', doneAt: deps.clock.now(), lastError: null }).where(eq(outbox.id, item.id));
+      done++;
+    } catch (err) {
+      await failed(deps, item, err);
+    }
+  });
   return done;
+}
+
+/** Run `fn` over `items` with at most `n` at once. */
+async function inFlight<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/**
+ * Push the current max_budget of each claimed key: people first rolled over (a push may be the
+ * first touch of a new month), every desired budget in one query, LiteLLM called with at most
+ * LITELLM_IN_FLIGHT requests at once (one per key: its items are in order, and claim() gives at
+ * most the oldest pending item of each key), then the pushed values and the finished items —
+ * each pushed key's every pending budget item up to the newest seen, all covered by this push —
+ * written in two statements.
+ */
+async function pushBudgets(deps: Deps, items: Item[]): Promise<number> {
+  const litellm = deps.litellm;
+  const keyIds = items.map((i) => String(i.payload.keyId ?? ''));
+  const known = await desiredBudgetsNano(deps.db, keyIds);
+  await settlePeriods(deps, [...new Set([...known.values()].map((k) => k.userId))]);
+  // Everything queued for these keys up to now is covered by pushing the current value.
+  const upTo = new Map((await rows<{ aggregate: string; max: string }>(
+    deps.db,
+    sql`select aggregate, max(id) as max from outbox where kind = 'litellm.sync_budget' and status = 'pending'
+        and aggregate in (select json_array_elements_text(${JSON.stringify(items.map((i) => i.aggregate))}::json)) group by aggregate`,
+  )).map((r) => [r.aggregate, Number(r.max)]));
+  const targets = await desiredBudgetsNano(deps.db, keyIds); // after any rollover
+  const pushed: { keyId: string; budgetNano: number; item: Item }[] = [];
+  const skipped: Item[] = [];
+  if (!litellm) {
+    for (const item of items) await failed(deps, item, new Error('LiteLLM is not configured'));
+    return 0;
+  }
+  await inFlight(items, LITELLM_IN_FLIGHT, async (item) => {
+    const t = targets.get(String(item.payload.keyId ?? ''));
+    // never provisioned, or revoked: nothing to change in LiteLLM
+    if (!t?.tokenHash || t.status === 'revoked') return void skipped.push(item);
+    try {
+      await litellm.updateKey(t.tokenHash, { maxBudgetUsd: nanoToUsd(t.budgetNano) });
+      pushed.push({ keyId: t.keyId, budgetNano: t.budgetNano, item });
+    } catch (err) {
+      await failed(deps, item, err);
+    }
+  });
+  if (pushed.length > 0) {
+    const values = pushed.map((p) => ({ k: p.keyId, b: p.budgetNano }));
+    await deps.db.execute(sql`update keys set pushed_budget_nano = v.b, pushed_at = ${deps.clock.now().toISOString()}::timestamptz
+        from json_to_recordset(${JSON.stringify(values)}::json) as v(k text, b bigint) where keys.id = v.k`);
+  }
+  const finished = [
+    ...pushed.map((p) => ({ a: p.item.aggregate, upto: Math.max(p.item.id, upTo.get(p.item.aggregate) ?? 0) })),
+    ...skipped.map((i) => ({ a: i.aggregate, upto: i.id })),
+  ];
+  if (finished.length > 0) {
+    await deps.db.execute(sql`update outbox set status = 'done', done_at = now(), last_error = null
+        from json_to_recordset(${JSON.stringify(finished)}::json) as f(a text, upto bigint)
+        where outbox.aggregate = f.a and outbox.kind = 'litellm.sync_budget' and outbox.status = 'pending' and outbox.id <= f.upto`);
+  }
+  return finished.length;
+}
+
+/** A failed item: retried later with backoff, or dead when the error is final. */
+async function failed(deps: Deps, item: Item, err: unknown): Promise<void> {
+  const retryable = !(err instanceof LiteLLMError || err instanceof MailError) || err.retryable;
+  const message = (err as Error).message.slice(0, 500);
+  deps.metrics.outboxFailures.inc({ kind: item.kind });
+  deps.log.warn({ outboxId: item.id, kind: item.kind, attempts: item.attempts, retryable, err: message }, 'outbox item failed');
+  await deps.db
+    .update(outbox)
+    .set(
+      retryable
+        ? { lastError: message, nextAttemptAt: new Date(Date.now() + backoffSeconds(item.attempts) * 1000) }
+        : { lastError: message, status: 'dead' },
+    )
+    .where(eq(outbox.id, item.id));
+  if (!retryable && item.kind === 'mail.send') {
+    await deps.db.update(mailLog).set({ status: 'failed' }).where(eq(mailLog.id, Number(item.payload.mailId)));
+  }
 }

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
 import { one, rows } from '../db/client.js';
 import { keys, mailLog, outbox } from '../db/schema/index.js';
+import { inFlight } from '../lib/in-flight.js';
 import { MailError } from '../lib/mailer.js';
 import { desiredBudgetsNano } from '../domain/keys.js';
 import { loginMailAtSend } from '../domain/portal/sessions.js';
@@ -117,14 +118,6 @@ export async function drainOutbox(deps: Deps, limit = 256): Promise<number> {
     }
   });
   return done;
-}
-
-/** Run `fn` over `items` with at most `n` at once. */
-async function inFlight<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }
 
 /**

@@ -62,6 +62,8 @@ export interface LiteLLMFake {
   /** Admin requests in arrival order (faulted ones too, marked with `fault`). */
   calls: FakeCall[];
   keys(): FakeKeyRow[];
+  /** How many keys match, without copying them (benches poll this over 100,000 keys). */
+  countKeys(pred: (row: Readonly<FakeKeyRow>) => boolean): number;
   /** Insert keys as /key/generate would have (benches with 100,000 keys); returns nothing. */
   seedKeys(rows: { key: string; key_alias: string; user_id: string; max_budget: number }[]): void;
   getKey(keyOrHash: string): FakeKeyRow | undefined;
@@ -375,6 +377,11 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     url: `http://127.0.0.1:${port}`,
     calls,
     keys: () => [...store.values()].map(clone),
+    countKeys(pred) {
+      let n = 0;
+      for (const row of store.values()) if (pred(row)) n++;
+      return n;
+    },
     seedKeys(rows) {
       const now = new Date().toISOString();
       for (const r of rows) {

@@ -12,6 +12,7 @@ import { postEntry } from '../ledger.js';
 import { enqueue } from '../outbox.js';
 import { idempotent, requestHash, type IdempotentResult } from '../idempotency.js';
 import { currentKey, getUserView, type UserView } from '../users/view.js';
+import { inFlight } from '../../lib/in-flight.js';
 
 interface Locked {
   period_start: string;
@@ -140,6 +141,9 @@ export async function settlePeriods(deps: PeriodDeps, userIds: string[], now = d
   return due.length;
 }
 
+/** Rollover transactions at once in the catch-up job (a month boundary touches everyone). */
+const ROLLOVER_IN_FLIGHT = 6;
+
 /** Roll every person who is behind (start-up catch-up and the periodic job): new periods and ended grace windows. */
 export async function runRollover(deps: Deps, batch = 500): Promise<{ people: number; periods: number; closed: number }> {
   const now = deps.clock.now();
@@ -154,12 +158,13 @@ export async function runRollover(deps: Deps, batch = 500): Promise<{ people: nu
           where u.status <> 'deleted' and b.user_id > ${after} and ${behindSql(now, deps.config.TIMEZONE)}
           order by b.user_id limit ${batch}`,
     );
-    for (const { id } of due) {
+    // People are independent (one balance row each): several at once, within the pool.
+    await inFlight(due, ROLLOVER_IN_FLIGHT, async ({ id }) => {
       const r = await rollOverUser(deps, id, now);
       if (r.rolled > 0) people++;
       periods += r.rolled;
       if (r.closed) closed++;
-    }
+    });
     if (due.length < batch) break;
     after = due[due.length - 1]!.id;
   }

@@ -18,6 +18,8 @@ export interface IngestCounts {
 
 export interface IngestResult extends IngestCounts {
   alertsFired: number;
+  /** New unpriced calls (successes LiteLLM priced at 0 with tokens) per model. */
+  unpriced: Record<string, number>;
 }
 
 export interface IngestOptions {
@@ -53,22 +55,31 @@ interface Lookup {
   /** Our keys among the batch's hashes, with their person's balance as it was at the start. */
   keys: (KeyOwner & { token_hash: string })[] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;
-  /** Legacy dedup keys of this batch already stored (see legacyBookedSql). */
+  /** Earlier-version dedup keys of this batch already stored (see earlierBookedSql). */
   legacy: string[] | null;
 }
 
 /**
- * The batch's events already booked under their legacy dedup key (versions before the normalised
- * start instant stored the start time's hash as sent; docs/money.md). Only start times before
- * `dedup_legacy_before` (set by the migration that introduced the new keys) can have one, so new
- * traffic skips the lookup; each probe is one unique-index lookup on (start_time, dedup_key).
+ * The batch's events already booked under a key an earlier version gave them:
+ *  - their legacy dedup key (versions before the normalised start instant stored the start time's
+ *    hash as sent; docs/money.md). Only start times before `dedup_legacy_before` (set by the
+ *    migration that introduced the new keys) can have one, so new traffic skips the lookup;
+ *  - for a failure, its unscoped key (versions before status-scoped failure keys stored a failure
+ *    under the key its success now has): probed for failures only, which are few.
+ * A stored row counts only with the same status: a failure and a success of one call are two
+ * events (parse.ts, failureDedupKeyOf). Each probe is one unique-index lookup on
+ * (start_time, dedup_key). Answers `<status>:<key>` of each one found.
  */
-function legacyBookedSql(items: UsageItem[]) {
-  const pairs = JSON.stringify(items.map((g) => ({ k: g.legacy.dedupKey, t: g.legacy.startTime })));
-  return sql`(select json_agg(p.k) from json_to_recordset(${pairs}::json) as p(k text, t timestamptz)
-    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k))
-       or (p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before')
-           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k)))`;
+function earlierBookedSql(items: UsageItem[]) {
+  const probes: { k: string; t: string | null; s: string; always: boolean }[] = [];
+  for (const g of items) {
+    probes.push({ k: g.legacy.dedupKey, t: g.legacy.startTime, s: g.status, always: false });
+    if (g.unscopedFailureKey) probes.push({ k: g.unscopedFailureKey, t: g.startTime?.toISOString() ?? null, s: g.status, always: true });
+  }
+  return sql`(select json_agg(p.s || ':' || p.k) from json_to_recordset(${JSON.stringify(probes)}::json) as p(k text, t timestamptz, s text, always boolean)
+    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k and u.status = p.s))
+       or ((p.always or p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before'))
+           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k and u.status = p.s)))`;
 }
 
 /**
@@ -127,7 +138,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
 
   return deps.db.transaction(async (tx) => {
     const now = deps.clock.now();
-    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
+    const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0, unpriced: {} };
     const deadLetter = async () => {
       if (dead.length === 0) return;
       result.rejected = dead.length;
@@ -153,7 +164,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
-                 ${legacyBookedSql(good)} as legacy`,
+                 ${earlierBookedSql(good)} as legacy`,
     ))!;
     const factorMicro = Number(lookup.factor);
     const thresholds = Array.isArray(lookup.thresholds) ? lookup.thresholds : DEFAULT_THRESHOLDS;
@@ -177,6 +188,7 @@ export async function bookUsage(deps: BalanceChangeDeps & { db: Db }, batch: Usa
     });
     result.duplicate += events.count - booked.inserted;
     result.unattributed = booked.unattributed;
+    result.unpriced = booked.unpriced;
     result.accepted = booked.inserted - booked.unattributed;
     result.alertsFired = await evaluateAlerts(
       tx,
@@ -203,7 +215,11 @@ function serialiseEvents(
   const limits = usageLimits();
   let alreadyBooked = 0;
   for (const g of items) {
-    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) || ctx.legacyBooked.has(g.legacy.dedupKey)) {
+    if (
+      ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) ||
+      ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`) ||
+      (g.unscopedFailureKey !== null && ctx.legacyBooked.has(`failure:${g.unscopedFailureKey}`))
+    ) {
       alreadyBooked++;
       continue;
     }
@@ -287,6 +303,8 @@ interface Booked {
   inserted: number;
   /** Of those, events whose key is not ours. */
   unattributed: number;
+  /** Of those, unpriced successes (UsageItem.unpriced) per model. */
+  unpriced: Record<string, number>;
   /** People whose usage crossed an alert threshold (usage only ever raises it). */
   crossed: string[];
 }
@@ -309,7 +327,7 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.dm + v.dt)`;
-  const [out] = await rows<{ inserted: number; unattributed: number; billed: number; balances: { user_id: string; used: string; remaining: string; delta: string }[] | null }>(tx, sql`
+  const [out] = await rows<{ inserted: number; unattributed: number; unpriced: Record<string, number> | null; billed: number; balances: { user_id: string; used: string; remaining: string; delta: string }[] | null }>(tx, sql`
     with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
@@ -323,15 +341,16 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
         end_time timestamptz, metadata jsonb)
       on conflict (start_time, dedup_key) do nothing
       returning id, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
-        coalesce(start_time, ${nowIso}::timestamptz) as at),
+        coalesce(start_time, ${nowIso}::timestamptz) as at, coalesce(metadata ? 'unpriced', false) as unpriced),
     rollup as (
-      insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano)
+      insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano, unpriced_calls)
       select date_bin('15 minutes', i.start_time, timestamptz '2000-01-01 00:00:00+00'), i.model, i.status, i.user_id is not null,
-        pg_backend_pid() % 8, count(*), sum(i.debit_milli), sum(i.cost_nano)
+        pg_backend_pid() % 8, count(*), sum(i.debit_milli), sum(i.cost_nano), count(*) filter (where i.unpriced)
       from ins i where i.start_time is not null
       group by 1, 2, 3, 4
       on conflict (bucket, model, status, attributed, shard) do update
-        set calls = r.calls + excluded.calls, debit_milli = r.debit_milli + excluded.debit_milli, cost_nano = r.cost_nano + excluded.cost_nano
+        set calls = r.calls + excluded.calls, debit_milli = r.debit_milli + excluded.debit_milli, cost_nano = r.cost_nano + excluded.cost_nano,
+          unpriced_calls = r.unpriced_calls + excluded.unpriced_calls
       returning 1),
     e as (select * from ins where user_id is not null and cost_nano > 0),
     locked as (
@@ -372,6 +391,7 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       returning b.user_id, b.period_used_milli::text as used, (b.monthly_milli + b.topup_milli)::text as remaining, (v.dm + v.dt)::text as delta)
     select (select count(*) from ins)::int as inserted,
            (select count(*) from ins where user_id is null)::int as unattributed,
+           (select json_object_agg(u.model, u.n) from (select model, count(*)::int as n from ins where unpriced group by model) u) as unpriced,
            (select count(distinct user_id) from e)::int as billed,
            (select json_agg(bal) from bal) as balances`);
   const balances = out!.balances ?? [];
@@ -384,5 +404,5 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       return ctx.thresholdsBp.some((t) => before < t && now >= t);
     })
     .map((r) => r.user_id);
-  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), crossed };
+  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), unpriced: out!.unpriced ?? {}, crossed };
 }

@@ -223,7 +223,7 @@ describe('unpriced models', () => {
     expect(metrics).toContain('companion_unpriced_calls_total{model="unpriced"} 3');
     expect(metrics).not.toMatch(/companion_unpriced_calls_total\{model="(cached|empty|refused|priced)"\}/);
 
-    const ready = await (await ctx.app.request('/ready')).json();
+    const ready = (await (await ctx.app.request("/ready")).json()) as { checks: Record<string, unknown> };
     expect(ready.checks.pricing).toEqual({
       ok: true,
       unpricedModels: 1,

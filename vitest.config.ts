@@ -6,7 +6,10 @@ import solid from 'vite-plugin-solid';
  * - service: unit (*.test.ts) and integration (*.int.test.ts) tests of the service, on real
  *   PostgreSQL when TEST_DATABASE_URL is set (CI), else on in-memory PGlite;
  * - dashboard: component tests (jsdom + @solidjs/testing-library);
- * - browser: whole-app tests in Debian's Chromium (playwright-core) against the real service.
+ * - browser: whole-app tests in Chromium (playwright-core; Debian's, else @sparticuz/chromium) against
+ *   the real service.
+ * Groups that need a server or tool that is not there skip with one printed line, and fail under
+ * CI=true (service/test/support/requires.ts).
  */
 export default defineConfig({
   test: {

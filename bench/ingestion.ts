@@ -12,7 +12,7 @@ import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { samplePgActivity, summariseCpuProfile } from './lib/profile.js';
 import { seedPeople } from './lib/seed.js';
-import { env, num, RESULTS, ROOT } from './lib/env.js';
+import { benchDatabaseUrl, env, num, RESULTS, ROOT } from './lib/env.js';
 
 const params = {
   people: num('BENCH_PEOPLE', 1000),
@@ -25,7 +25,7 @@ const params = {
   profile: env.BENCH_PROFILE === '1',
 };
 const TARGETS = { eventsPerSec: 10_000, p99Ms: 250, rssMb: 250 };
-const adminUrl = env.BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const adminUrl = benchDatabaseUrl();
 const dbName = `bench_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
 const dbUrl = withDatabase(adminUrl, dbName);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-'));

@@ -23,7 +23,7 @@ import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check
 import { buildEvent, costNanoOf, milliOf } from './lib/events.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { apiToken, createPeopleWithKeys, type KeyedPerson } from './lib/seed.js';
-import { env, num, RESULTS, ROOT } from './lib/env.js';
+import { benchDatabaseUrl, env, num, RESULTS, ROOT } from './lib/env.js';
 
 const params = {
   people: num('BENCH_PEOPLE', 200),
@@ -49,7 +49,7 @@ const params = {
   timeoutMs: 15_000,
 };
 const TARGETS = { topupP99Ms: 1000, alertP99Ms: 2000, adminP99Ms: 250 };
-const adminUrl = env.BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const adminUrl = benchDatabaseUrl();
 // Its own logical database on the shared Redis: our rate-limit counters (rl:webhook:127.0.0.1 …)
 // must not add to those of tests running on the same machine, nor theirs to ours.
 const redisUrl = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11';
@@ -584,8 +584,10 @@ RSS       ${Object.entries(R.rssMb).map(([k, v]: [string, any]) => `${k} peak ${
   console.log('written bench/results/latency.json');
 }
 
-main().then(
-  async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
+// Awaited (top-level), and the exit code set rather than exiting: `npm run bench -- latency` goes on
+// with bench/topup-chat.ts in the same process.
+await main().then(
+  async (ok) => { await cleanup(); if (!ok) process.exitCode = 1; },
   async (e: unknown) => {
     console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
     for (const x of 'ab') try { console.error(`--- tail of bench/results/service-${x}.log ---\n${readFileSync(path.join(RESULTS, `service-${x}.log`), 'utf8').slice(-2000)}`); } catch { /* no log */ }

@@ -44,6 +44,18 @@ Environment (read when the logger is constructed):
   COMPANION_RETRY_MAX        backoff cap in seconds, default 30
   COMPANION_INCLUDE_CONTENT  "true" keeps messages/response in the events (default false)
   COMPANION_AUTOSTART        "false" disables the delivery thread (tests call flush() instead)
+
+Refused requests (``async_post_call_failure_hook``): when LiteLLM refuses a call because the key's
+budget is spent (BudgetExceededError, HTTP 429) or the key is blocked (HTTP 401), the answer is
+replaced by one written for the person: HTTP 402 ``budget_exceeded`` (no client retries a 402) or
+401 for a suspended person, in their language, in tokens, with when the monthly allowance comes
+back and how to get more. The facts come from the service (GET COMPANION_PERSON_URL, one call per
+refused request at most, cached); allowed calls never reach this code.
+  COMPANION_PERSON_URL           default COMPANION_WEBHOOK_URL + "/person"
+  COMPANION_PERSON_CACHE_SECONDS default 30 (answers of the service per key hash; failures 5 s at most)
+  COMPANION_PERSON_TIMEOUT       seconds, default 2 (the refused request waits at most this long)
+  COMPANION_LOCALE               language when the service cannot say: pt-BR (default) or en
+  COMPANION_REFUSAL_MESSAGES     "false" leaves LiteLLM's own error answers untouched
 """
 
 from __future__ import annotations
@@ -70,6 +82,13 @@ except Exception:  # pragma: no cover
     class CustomLogger:  # type: ignore[no-redef]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             pass
+
+try:
+    from fastapi import HTTPException
+    from litellm.exceptions import BudgetExceededError
+except Exception:  # pragma: no cover - without LiteLLM there is nothing to refuse
+    HTTPException = None  # type: ignore[assignment,misc]
+    BudgetExceededError = None  # type: ignore[assignment,misc]
 
 
 log = logging.getLogger("companion_callback")
@@ -335,6 +354,242 @@ class Spool:
 
 
 # --------------------------------------------------------------------------------------------
+# Refused requests: a message for the person instead of LiteLLM's USD error
+# --------------------------------------------------------------------------------------------
+# How LiteLLM 1.103.7 refuses a call during authentication, and how we replace the answer:
+#   * the key's budget is spent: proxy/auth/auth_checks.py:_virtual_key_max_budget_check raises
+#     litellm.BudgetExceededError (litellm/exceptions.py, status_code 429, entity_type "key",
+#     entity_id = the key's hash; message "Budget has been exceeded! Key=... Current cost: <USD>...");
+#   * the key is blocked (/key/block: a person suspended by the admin, or the old key of a rotation):
+#     proxy/auth/user_api_key_auth.py:_user_api_key_auth_builder raises
+#     Exception("Key is blocked. Update via `/key/unblock` if you're an admin."), answered 401;
+#   * both reach proxy/auth/auth_exception_handler.py:UserAPIKeyAuthExceptionHandler.
+#     _handle_authentication_error, which calls proxy/utils.py:ProxyLogging.post_call_failure_hook;
+#     that awaits every CustomLogger's async_post_call_failure_hook
+#     (integrations/custom_logger.py:CustomLogger.async_post_call_failure_hook) and keeps the first
+#     HTTPException one returns. The handler then turns it into the answer with
+#     auth_exception_handler.py:_as_proxy_exception, which checks BudgetExceededError BEFORE
+#     HTTPException: a plain HTTPException would come out as type "auth_error", so the budget answer
+#     is a BudgetRefusal, both a BudgetExceededError (type "budget_exceeded", code = its status_code)
+#     and an HTTPException (accepted by post_call_failure_hook). The suspended answer is a plain
+#     HTTPException: type "auth_error" and status 401, like LiteLLM's own.
+BUDGET = "budget"
+BLOCKED = "blocked"
+BLOCKED_KEY_TEXT = "Key is blocked"  # proxy/auth/user_api_key_auth.py, see above
+LOCALES = ("pt-BR", "en")
+
+if BudgetExceededError is not None and HTTPException is not None:
+    class BudgetRefusal(BudgetExceededError, HTTPException):  # type: ignore[misc,valid-type]
+        """HTTP 402 ``budget_exceeded`` with a message for the person (see the comment above)."""
+
+        def __init__(self, message: str, original: Exception) -> None:
+            # Not BudgetExceededError.__init__: its super().__init__(message) would land in
+            # HTTPException.__init__(status_code=message). Set what both sides read instead.
+            HTTPException.__init__(self, status_code=402, detail=message)
+            Exception.__init__(self, message)
+            self.message = message
+            self.status_code = 402
+            for attr, default in (("current_cost", None), ("max_budget", None), ("llm_provider", ""),
+                                  ("entity_type", None), ("entity_id", None)):
+                setattr(self, attr, getattr(original, attr, default))
+else:  # pragma: no cover
+    BudgetRefusal = None  # type: ignore[assignment,misc]
+
+
+def refusal_kind(exc: BaseException) -> Optional[str]:
+    """BUDGET, BLOCKED, or None for every other failure (left to LiteLLM)."""
+    if BudgetExceededError is not None and isinstance(exc, BudgetExceededError):
+        return BUDGET
+    if getattr(exc, "type", None) == "budget_exceeded":  # a ProxyException raised elsewhere
+        return BUDGET
+    if BLOCKED_KEY_TEXT in str(getattr(exc, "message", None) or exc):
+        return BLOCKED
+    return None
+
+
+def refused_key_hash(exc: BaseException, user_api_key_dict: Any) -> Optional[str]:
+    """The sha256 hex of the refused key (= the service's keys.token_hash), or None.
+
+    BudgetExceededError names the key when it is the key's own budget (entity_type "key"); otherwise
+    the handler's UserAPIKeyAuth has it: ``token`` when LiteLLM had resolved the key, else ``api_key``
+    (hashed by UserAPIKeyAuth._safe_hash_litellm_api_key when it starts with sk-)."""
+    if getattr(exc, "entity_type", None) == "key":
+        h = getattr(exc, "entity_id", None)
+        if isinstance(h, str) and _HEX64.match(h):
+            return h
+    for attr in ("token", "api_key"):
+        v = getattr(user_api_key_dict, attr, None)
+        if isinstance(v, str) and _HEX64.match(v):
+            return v
+        if isinstance(v, str) and v.startswith("sk-"):
+            return hashlib.sha256(v.encode()).hexdigest()
+    return None
+
+
+_MONTHS = {
+    "pt-BR": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
+              "outubro", "novembro", "dezembro"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+}
+
+
+def format_tokens(n: int, locale: str) -> str:
+    """1234567 -> "1.234.567" (pt-BR) / "1,234,567" (en), as the portal's Intl.NumberFormat."""
+    s = f"{int(n):,}"
+    return s.replace(",", ".") if locale == "pt-BR" else s
+
+
+def format_day(iso: str, locale: str) -> str:
+    """"2026-12-01" -> "1º de dezembro de 2026" (pt-BR) / "December 1, 2026" (en)."""
+    y, m, d = (int(x) for x in iso[:10].split("-"))
+    month = _MONTHS[locale][m - 1]
+    if locale == "pt-BR":
+        return f"{d}º de {month} de {y}" if d == 1 else f"{d} de {month} de {y}"
+    return f"{month} {d}, {y}"
+
+
+GENERIC = {
+    (BUDGET, "pt-BR"): "Seus tokens acabaram, então o chat está pausado. Sua cota mensal volta no primeiro dia do "
+                       "próximo mês; para continuar agora, compre mais tokens no portal de tokens ou peça mais ao "
+                       "administrador.",
+    (BUDGET, "en"): "You are out of tokens, so chat is paused. Your monthly allowance comes back on the first day of "
+                    "next month; to continue now, buy more tokens in the token portal or ask your administrator "
+                    "for more.",
+    (BLOCKED, "pt-BR"): "Esta chave está bloqueada: sua conta foi suspensa ou a chave foi trocada por uma nova. Veja "
+                        "sua chave no portal de tokens ou fale com o administrador.",
+    (BLOCKED, "en"): "This key is blocked: your account was suspended or the key was replaced by a new one. See your "
+                     "key in the token portal or contact your administrator.",
+}
+
+
+def _get_more(view: dict, locale: str) -> str:
+    more = view["getMore"]
+    text = (more.get("text") or {}).get(locale)
+    if isinstance(text, str) and text.strip():
+        return text.strip()  # the admin's own words (QUOTA_HELP_TEXT / QUOTA_HELP_TEXT_EN)
+    url, email, pay = more.get("url"), more["contactEmail"], bool(more.get("paymentsEnabled"))
+    pt = locale == "pt-BR"
+    if url and pay:
+        return f"Para continuar agora, compre mais tokens em {url}" if pt else f"To continue now, buy more tokens at {url}"
+    if url:
+        return (f"Para continuar agora, peça mais tokens ao administrador ({email}); seu saldo e seu extrato estão em {url}"
+                if pt else f"To continue now, ask your administrator ({email}) for more tokens; your balance and statement are at {url}")
+    if pay:
+        return (f"Para continuar agora, compre mais tokens no portal de tokens ou peça ao administrador ({email})."
+                if pt else f"To continue now, buy more tokens in the token portal or ask your administrator ({email}).")
+    return (f"Para continuar agora, peça mais tokens ao administrador: {email}."
+            if pt else f"To continue now, ask your administrator for more tokens: {email}.")
+
+
+def _sentence(s: str) -> str:
+    return s if s.endswith((".", "!", "?")) else s + "."
+
+
+def refusal_message(kind: str, view: Optional[dict], default_locale: str = "pt-BR") -> tuple[str, str]:
+    """(locale, message) for a refused call. ``view`` is the service's GET /webhooks/litellm/person
+    answer (None when unknown or unreachable: then a generic message in ``default_locale``)."""
+    fallback = default_locale if default_locale in LOCALES else "pt-BR"
+    if not isinstance(view, dict):
+        return fallback, GENERIC[(kind, fallback)]
+    try:
+        locale = view["person"]["locale"] if view["person"]["locale"] in LOCALES else fallback
+        pt = locale == "pt-BR"
+        more = view["getMore"]
+        if view["person"]["status"] == "suspended":
+            email, url = more["contactEmail"], more.get("url")
+            msg = (f"Sua conta foi suspensa pelo administrador, por isso o chat não responde. Para voltar a usar, fale "
+                   f"com o administrador: {email}." if pt else
+                   f"Your account has been suspended by the administrator, so chat is not answering. To use it again, "
+                   f"contact your administrator: {email}.")
+            if url:
+                msg += f" Detalhes em {url}" if pt else f" Details at {url}"
+            return locale, _sentence(msg)
+        if kind == BLOCKED:  # blocked in LiteLLM but not suspended here: a replaced key, or an unblock on its way
+            return locale, GENERIC[(BLOCKED, locale)]
+        q = view["quota"]
+        used, available = format_tokens(q["usedThisPeriod"], locale), format_tokens(q["availableThisPeriod"], locale)
+        parts = [f"Seus tokens acabaram: você usou {used} de {available} tokens disponíveis neste mês, então o chat "
+                 f"está pausado." if pt else
+                 f"You are out of tokens: you have used {used} of the {available} tokens available this month, so chat "
+                 f"is paused."]
+        if int(q["monthlyAllowance"]) > 0:
+            allowance, day, tz = format_tokens(q["monthlyAllowance"], locale), format_day(q["nextRefill"], locale), q["timeZone"]
+            parts.append(f"Sua cota mensal de {allowance} tokens volta em {day} (fuso horário {tz})." if pt else
+                         f"Your monthly allowance of {allowance} tokens comes back on {day} ({tz} time).")
+        parts.append(_sentence(_get_more(view, locale)))
+        return locale, " ".join(parts)
+    except Exception:  # an answer of another shape: say what we can without it
+        log.warning("unexpected person view from the service; generic refusal message used")
+        return fallback, GENERIC[(kind, fallback)]
+
+
+def refusal_exception(kind: str, message: str, original: BaseException) -> Optional[Exception]:
+    """What async_post_call_failure_hook returns: 402 budget_exceeded, or 401 for a blocked key."""
+    if kind == BUDGET and BudgetRefusal is not None:
+        return BudgetRefusal(message, original)  # type: ignore[arg-type]
+    if kind == BLOCKED and HTTPException is not None:
+        return HTTPException(status_code=401, detail=message)
+    return None
+
+
+class PersonLookup:
+    """GET <url>?key_hash=<sha256> with the webhook secret, cached per key hash.
+
+    At most one HTTP call per ``get``; answers are cached for ``ttl`` seconds, failures (service
+    down, 5xx, 404 unknown key) for min(ttl, 5) s. ``calls`` counts HTTP calls (for tests)."""
+
+    FAILURE_TTL = 5.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, url: Optional[str], secret: str, ttl: float, timeout: float) -> None:
+        self.url = url
+        self._secret = secret
+        self.ttl = max(0.0, ttl)
+        self.timeout = timeout
+        self.calls = 0
+        self._cache: dict[str, tuple[float, Optional[dict]]] = {}
+
+    async def get(self, key_hash: str) -> Optional[dict]:
+        now = time.monotonic()
+        hit = self._cache.get(key_hash)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        view = await self._fetch(key_hash) if self.url else None
+        ttl = self.ttl if view is not None else min(self.ttl, self.FAILURE_TTL)
+        if ttl > 0:
+            if len(self._cache) >= self.MAX_ENTRIES:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                if len(self._cache) >= self.MAX_ENTRIES:
+                    self._cache.clear()
+            self._cache[key_hash] = (now + ttl, view)
+        return view
+
+    async def _fetch(self, key_hash: str) -> Optional[dict]:
+        self.calls += 1
+        headers = {"Accept": "application/json"}
+        if self._secret:
+            headers["Authorization"] = f"Bearer {self._secret}"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False) as c:
+                r = await c.get(self.url, params={"key_hash": key_hash}, headers=headers)
+        except Exception as e:
+            log.warning("person lookup failed (%s); generic refusal message", type(e).__name__)
+            return None
+        if r.status_code == 200:
+            try:
+                body = r.json()
+                return body if isinstance(body, dict) else None
+            except ValueError:
+                return None
+        if r.status_code in (401, 403):
+            log.error("CONFIG ERROR: person lookup %s answered %d (check WEBHOOK_SECRET)", self.url, r.status_code)
+        elif r.status_code != 404:
+            log.warning("person lookup answered HTTP %d; generic refusal message", r.status_code)
+        return None
+
+
+# --------------------------------------------------------------------------------------------
 # Logger + delivery
 # --------------------------------------------------------------------------------------------
 class CompanionLogger(CustomLogger):
@@ -370,6 +625,12 @@ class CompanionLogger(CustomLogger):
             include_content if include_content is not None else _env_bool("COMPANION_INCLUDE_CONTENT", False)
         )
         self.autostart = autostart if autostart is not None else _env_bool("COMPANION_AUTOSTART", True)
+        self.refusal_messages = _env_bool("COMPANION_REFUSAL_MESSAGES", True)
+        self.default_locale = env.get("COMPANION_LOCALE", "pt-BR").strip() or "pt-BR"
+        person_url = env.get("COMPANION_PERSON_URL") or (self.webhook_url.rstrip("/") + "/person" if self.webhook_url else None)
+        self.people = PersonLookup(person_url, self._secret,
+                                   ttl=float(_env_num("COMPANION_PERSON_CACHE_SECONDS", 30.0)),
+                                   timeout=float(_env_num("COMPANION_PERSON_TIMEOUT", 2.0)))
 
         # counters (this process); dropped_full is also persisted in the spool's counters table
         self.stats = {"spooled": 0, "dropped_full": 0, "dropped_error": 0, "delivered": 0,
@@ -404,6 +665,25 @@ class CompanionLogger(CustomLogger):
 
     async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
         await self._on_event(kwargs)
+
+    async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,
+                                           traceback_str=None):
+        """LiteLLM refused or failed a call. Budget spent / key blocked: return the answer written for
+        the person (see "Refused requests" above); anything else: None, LiteLLM answers as usual.
+        Never raises (LiteLLM would log it and keep its own answer)."""
+        if not self.refusal_messages:
+            return None
+        kind = refusal_kind(original_exception)
+        if kind is None:
+            return None
+        try:
+            key_hash = refused_key_hash(original_exception, user_api_key_dict)
+            view = await self.people.get(key_hash) if key_hash else None
+            _, message = refusal_message(kind, view, self.default_locale)
+            return refusal_exception(kind, message, original_exception)
+        except Exception:
+            log.exception("could not build the refusal message; LiteLLM's own answer is used")
+            return None
 
     async def _on_event(self, kwargs: Any) -> None:
         try:

@@ -1,8 +1,9 @@
 """
 TEST-ONLY custom auth for a LiteLLM proxy without a database (config.test*.yaml).
 
-LiteLLM cannot hold virtual keys without its Prisma database, which cannot run here. This
-custom auth stands in for it in tests:
+LiteLLM holds virtual keys in its Prisma database. The callback-path tests run the proxy without
+one (fast to start; the database-backed proxy runs in the other tests, see litellm/dev/). This
+custom auth stands in for the key table there:
 
 * the master key (env LITELLM_MASTER_KEY) is accepted as usual;
 * ANY bearer key that starts with ``sk-`` is accepted as a "personal key". LiteLLM's
@@ -14,11 +15,17 @@ custom auth stands in for it in tests:
 Optional, in-memory (lost on restart) budget enforcement, to show a person being stopped:
   TEST_AUTH_MAX_BUDGET   USD per key (float). Unset = unlimited.
   TEST_AUTH_BUDGETS      JSON object {"<sha256 of key>" or "<plaintext key>": <USD>} overriding it.
-  TEST_AUTH_BLOCKED      comma-separated keys or hashes answered with 401 (like a blocked key).
+  TEST_AUTH_BLOCKED      comma-separated keys or hashes refused as blocked keys (401).
 Spend is the sum of ``response_cost`` of successful calls seen by this process; the check runs
 before the call (like LiteLLM: spend >= max_budget -> refused), so concurrent calls can overshoot.
-A refused call gets LiteLLM's own BudgetExceededError: error.type "budget_exceeded",
-message "Budget has been exceeded! Current cost: X, Max budget: Y".
+Both refusals raise what LiteLLM 1.103.7 itself raises for a virtual key, so LiteLLM's own auth
+exception handler (proxy/auth/auth_exception_handler.py) and the callbacks'
+async_post_call_failure_hook run exactly as in production:
+* over budget: litellm.BudgetExceededError as proxy/auth/auth_checks.py:_virtual_key_max_budget_check
+  raises it (entity_type "key", entity_id = the key hash, message "Budget has been exceeded!
+  Key=<alias> (sk-...abcd) Current cost: X, Max budget: Y") -> HTTP 429, type "budget_exceeded";
+* blocked: Exception("Key is blocked. ...") as proxy/auth/user_api_key_auth.py raises it for
+  ``valid_token.blocked`` -> HTTP 401, type "auth_error".
 
 Never reference this module from the production config.
 """
@@ -43,6 +50,11 @@ _tracker_installed = False
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def alias_of(key_hash: str) -> str:
+    """The key alias this test auth reports (the service names real keys ``tcc-<person>-...``)."""
+    return f"tcc-test-{key_hash[:8]}"
 
 
 def _budget_for(key: str, key_hash: str) -> Optional[float]:
@@ -112,17 +124,18 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         )
     h = hash_key(key)
     if _blocked(key, h):
-        raise ProxyException(
-            message=f"Authentication Error, key is blocked. Hashed token={h}",
-            type=ProxyErrorTypes.auth_error,
-            param="api_key",
-            code=401,
-        )
+        raise Exception("Key is blocked. Update via `/key/unblock` if you're an admin.")
     budget = _budget_for(key, h)
     with _spend_lock:
         spend = _spend.get(h, 0.0)
     if budget is not None and spend >= budget:
-        raise litellm.BudgetExceededError(current_cost=spend, max_budget=budget)
+        raise litellm.BudgetExceededError(
+            current_cost=spend,
+            max_budget=budget,
+            message=f"Budget has been exceeded! Key={alias_of(h)} (sk-...{key[-4:]}) Current cost: {spend}, Max budget: {budget}",
+            entity_type="key",
+            entity_id=h,
+        )
     # api_key is hashed by UserAPIKeyAuth's validator -> metadata.user_api_key_hash == sha256(key)
     return UserAPIKeyAuth(
         api_key=key,

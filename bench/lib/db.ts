@@ -7,6 +7,31 @@ export function connect(url: string, max = 2): Sql {
   return postgres(url, { max, onnotice: () => {}, connection: { application_name: 'bench' } });
 }
 
+/**
+ * null when PostgreSQL at `url` answers, else why not, in one line (the password hidden): the
+ * bench says what it needs instead of a stack trace.
+ */
+export async function unreachable(url: string): Promise<string | null> {
+  let shown = url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    shown = u.toString();
+  } catch {
+    return `BENCH_DATABASE_URL is not a URL: expected postgres://user:password@host:port/database`;
+  }
+  const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return null;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return `cannot reach PostgreSQL at ${shown} (${err.message || err.code})`;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
 export function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith, needs } from '../../service/test/support/requires.js';
 import { createAdmin } from '../../service/test/support/context.js';
 import { payload } from '../../service/test/support/factories.js';
 import { sha256 } from '../../service/test/support/litellm-fake.js';
@@ -10,7 +11,7 @@ import { login, newPage, shot, startHarness, type Harness } from './support.js';
 const real = (errors: string[]) => errors.filter((e) => !/Failed to load resource/.test(e));
 const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''));
 
-describe('dashboard in a real browser', () => {
+describeWith('dashboard in a real browser', [needs.chromium()], () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();

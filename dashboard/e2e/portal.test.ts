@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith, needs } from '../../service/test/support/requires.js';
 import { startStripeFake, stripeEnv, type StripeFake } from '../../service/test/support/stripe-fake.js';
 import { newPage, shot, startHarness, type Harness } from './support.js';
 
@@ -6,7 +7,7 @@ import { newPage, shot, startHarness, type Harness } from './support.js';
 const real = (errors: string[]) => errors.filter((e) => !/Failed to load resource/.test(e));
 const digits = (s: string | null) => Number((s ?? '').replace(/\D/g, ''));
 
-describe('self-service portal in a real browser', () => {
+describeWith('self-service portal in a real browser', [needs.chromium()], () => {
   let h: Harness;
   let stripe: StripeFake;
   beforeAll(async () => {
@@ -96,7 +97,21 @@ describe('self-service portal in a real browser', () => {
     await page.click('form:has(input[name=portal-key]) button[type=submit]');
     await page.waitForSelector('[data-testid=next-step]');
     expect(await page.textContent('[data-testid=next-step]')).toContain('Compre um pacote');
-    await shot(page, 'portal-blocked-390');
+    // The facts LibreChat's refusal message states: used of available, the refill day and zone.
+    expect(await page.textContent('[data-testid=used-of]')).toBe('100 de 100');
+    expect(await page.textContent('[data-testid=refill]')).toMatch(/^1 de \S+ de \d{4} \(UTC\)$/);
+    expect(await page.textContent('[data-testid=next-step]')).toContain('No LibreChat, cada nova mensagem recebe esta mesma explicação');
+    await shot(page, 'portal-blocked-390-pt');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await shot(page, 'portal-blocked-1280-pt');
+    await page.selectOption('select.locale', 'en');
+    await page.waitForSelector('text=Your balance');
+    expect(await page.textContent('[data-testid=used-of]')).toBe('100 of 100');
+    expect(await page.textContent('[data-testid=refill]')).toMatch(/^\w+ 1, \d{4} \(UTC\)$/);
+    expect(await page.textContent('[data-testid=next-step]')).toContain('In LibreChat, every new message gets this same explanation');
+    await shot(page, 'portal-blocked-1280-en');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'portal-blocked-390-en');
     await page.goto(`${h.origin}/`);
     await page.waitForSelector('input[name=password]');
     expect(real(errors)).toEqual([]);

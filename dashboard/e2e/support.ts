@@ -1,7 +1,9 @@
 /**
  * Whole-app test harness: the real service in-process (PostgreSQL when TEST_DATABASE_URL is set,
  * else PGlite) serving the built dashboard, the LiteLLM contract fake for key provisioning, and
- * Debian's Chromium driven by playwright-core.
+ * Chromium driven by playwright-core: Debian's /usr/bin/chromium when present, else the one in the
+ * npm package @sparticuz/chromium (COMPANION_TEST_CHROMIUM=sparticuz|<path> chooses; see
+ * service/test/support/chromium.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromiumLaunchOptions } from '../../service/test/support/chromium.js';
 import { createTestContext, type TestContext } from '../../service/test/support/context.js';
 import { startLiteLLMFake, type LiteLLMFake } from '../../service/test/support/litellm-fake.js';
 
@@ -54,10 +57,8 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
   const server = serve({ fetch: ctx.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { executablePath, args } = await chromiumLaunchOptions();
+  const browser = await chromium.launch({ executablePath, args });
   mkdirSync(SHOTS, { recursive: true });
   return {
     ctx,

@@ -9,6 +9,7 @@ export const routes: RouteDefinition[] = [
   { path: '/alerts', component: lazy(() => import('./pages/Alerts')) },
   { path: '/mail', component: lazy(() => import('./pages/Mail')) },
   { path: '/audit', component: lazy(() => import('./pages/Audit')) },
+  { path: '/dead-letters', component: lazy(() => import('./pages/DeadLetters')) },
   { path: '/reports', component: lazy(() => import('./pages/Reports')) },
   { path: '/settings', component: lazy(() => import('./pages/Settings')) },
   { path: '/payments', component: lazy(() => import('./pages/Payments')) },

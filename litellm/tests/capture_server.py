@@ -1,4 +1,6 @@
-"""A tiny webhook capture server (stdlib http.server in a thread) for the tests."""
+"""A tiny webhook capture server (stdlib http.server in a thread) for the tests.
+
+It also stands in for the service's GET /webhooks/litellm/person (see ``people``)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,17 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
+from urllib.parse import parse_qs, urlsplit
 
 
 class CaptureServer:
     """Records every POST (header names lower-cased). ``responder(n, body)`` can return a status code to answer instead of 200
     (n = 0-based index of the request); when it returns a non-2xx code the events are NOT recorded
-    in ``events`` (only in ``requests``)."""
+    in ``events`` (only in ``requests``).
+
+    ``people`` maps a key hash to the JSON answered by GET /webhooks/litellm/person?key_hash=...
+    (the service's shape: tests/fixtures/person_view.json); unknown hashes get 404, a wrong
+    secret 401, and every GET is recorded in ``person_requests``."""
 
     def __init__(self, port: int = 0, secret: Optional[str] = None,
                  responder: Optional[Callable[[int, bytes], int]] = None) -> None:
@@ -19,6 +26,8 @@ class CaptureServer:
         self.events: list[dict] = []
         self.secret = secret
         self.responder = responder
+        self.people: dict[str, dict] = {}
+        self.person_requests: list[dict] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         outer = self
@@ -28,6 +37,31 @@ class CaptureServer:
 
             def log_message(self, *args):  # quiet
                 pass
+
+            def _answer(self, status: int, payload: object) -> None:
+                out = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):
+                url = urlsplit(self.path)
+                key_hash = (parse_qs(url.query).get("key_hash") or [""])[0]
+                with outer._lock:
+                    outer.person_requests.append({"path": url.path, "key_hash": key_hash,
+                                                  "headers": {k.lower(): v for k, v in self.headers.items()}})
+                    view = outer.people.get(key_hash)
+                if url.path != "/webhooks/litellm/person":
+                    return self._answer(404, {"error": {"code": "not_found", "message": "no route", "requestId": "t"}})
+                if outer.secret is not None and self.headers.get("Authorization") != f"Bearer {outer.secret}":
+                    return self._answer(401, {"error": {"code": "unauthorized", "message": "wrong or missing webhook secret", "requestId": "t"}})
+                if view is None:
+                    return self._answer(404, {"error": {"code": "not_found", "message": "key not found", "requestId": "t"}})
+                return self._answer(200, view)
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)

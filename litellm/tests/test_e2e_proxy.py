@@ -5,6 +5,7 @@ Needs <repo>/.venv-litellm (litellm/setup-venv.sh). Takes ~30-40 s (three proxy 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -17,18 +18,19 @@ import httpx
 import pytest
 
 from capture_server import CaptureServer
+from test_refusal import EN, PT, view
 
 LITELLM_DIR = Path(__file__).resolve().parent.parent
 ROOT = LITELLM_DIR.parent
-VENV_LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
+VENV_LITELLM = Path(os.environ.get("LITELLM_VENV") or ROOT / ".venv-litellm") / "bin" / "litellm"
 MASTER_KEY = "sk-master-e2e"
 SECRET = "e2e-webhook-secret"
 EXPECTED_COST = 0.0005  # 10 * 0.00001 + 20 * 0.00002, see config.test.yaml
 
-pytestmark = pytest.mark.skipif(
-    not VENV_LITELLM.exists(),
-    reason=f"{VENV_LITELLM} not found: run litellm/setup-venv.sh to enable the LiteLLM end-to-end tests",
-)
+_MISSING = f"{VENV_LITELLM} not found: run litellm/setup-venv.sh (or set LITELLM_VENV) to enable the LiteLLM end-to-end tests"
+if not VENV_LITELLM.exists() and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    pytest.fail(f"CI=true and the end-to-end tests cannot run: {_MISSING}", pytrace=False)
+pytestmark = pytest.mark.skipif(not VENV_LITELLM.exists(), reason=_MISSING)
 
 
 def free_port() -> int:
@@ -221,6 +223,91 @@ def test_generic_api_callback_end_to_end(tmp_path):
             assert r["body"].lstrip().startswith(b"[")  # log_format: json_array
         # generic_api does not strip content
         assert any("messages" in e for e in cap.events)
+    finally:
+        proxy.stop()
+        cap.stop()
+
+
+def test_refused_calls_explain_themselves(tmp_path):
+    """A key over its budget and a blocked key, refused by LiteLLM's own auth path (test_auth raises
+    what LiteLLM raises), answered by the callback's async_post_call_failure_hook: 402 budget_exceeded
+    in the person's language from the service's facts, 401 for a suspended person, a generic message
+    when the service cannot say. Allowed calls never ask the service; spooling is unchanged."""
+    cap = CaptureServer(secret=SECRET).start()
+    tag = os.urandom(4).hex()
+    ok, pt, en, susp, unknown, down = (f"sk-e2e-{n}-{tag}" for n in ("ok", "pt", "en", "susp", "unknown", "down"))
+    cap.people[sha(pt)] = view()
+    cap.people[sha(en)] = view(person__locale="en")
+    cap.people[sha(susp)] = view(person__status="suspended", person__state="suspended")
+    env = dict(
+        COMPANION_WEBHOOK_URL=cap.url,
+        WEBHOOK_SECRET=SECRET,
+        COMPANION_SPOOL_PATH=str(tmp_path / "spool.sqlite3"),
+        COMPANION_FLUSH_INTERVAL="0.2",
+        COMPANION_RETRY_BASE="0.2",
+        COMPANION_RETRY_MAX="1",
+        TEST_AUTH_BUDGETS=json.dumps({k: 0 for k in (pt, en, unknown, down)}),
+        TEST_AUTH_BLOCKED=susp,
+    )
+    proxy = Proxy("config.test.yaml", env, tmp_path / "litellm-refusals.log")
+    lookups = lambda: [r["key_hash"] for r in cap.person_requests]  # noqa: E731
+    try:
+        # an allowed chat: answered, and nothing asked of the service
+        assert proxy.chat(ok).status_code == 200
+        assert lookups() == []
+
+        r = proxy.chat(pt)
+        assert r.status_code == 402, r.text
+        assert r.json() == {"error": {"message": PT, "type": "budget_exceeded", "param": None, "code": "402"}}
+        assert lookups() == [sha(pt)]
+        assert cap.person_requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"
+        assert proxy.chat(pt).json()["error"]["message"] == PT  # from the cache: no second lookup
+        assert lookups() == [sha(pt)]
+
+        r = proxy.chat(en)
+        assert (r.status_code, r.json()) == (402, {"error": {"message": EN, "type": "budget_exceeded", "param": None, "code": "402"}})
+
+        r = proxy.chat(susp)
+        assert r.status_code == 401, r.text
+        assert r.json() == {"error": {
+            "message": "Sua conta foi suspensa pelo administrador, por isso o chat não responde. Para voltar a usar, fale "
+                       "com o administrador: admin@example.com. Detalhes em https://credits.example.com/me.",
+            "type": "auth_error", "param": "None", "code": "401"}}
+
+        r = proxy.chat(unknown)  # the service does not know the key (404)
+        assert (r.status_code, r.json()["error"]) == (402, {
+            "message": "Seus tokens acabaram, então o chat está pausado. Sua cota mensal volta no primeiro dia do próximo "
+                       "mês; para continuar agora, compre mais tokens no portal de tokens ou peça mais ao administrador.",
+            "type": "budget_exceeded", "param": None, "code": "402"})
+        assert lookups() == [sha(pt), sha(en), sha(susp), sha(unknown)]
+
+        # other refusals keep LiteLLM's own answer and ask nothing
+        bad = proxy.chat("not-an-sk-key")
+        assert bad.status_code == 401 and bad.json()["error"]["message"].startswith("Authentication Error")
+        assert proxy.chat(ok, model="no-such-model").status_code in (400, 404)
+        assert len(lookups()) == 4
+
+        # the service is down: still a 402, generic, at once
+        cap.stop()
+        t0 = time.monotonic()
+        r = proxy.chat(down)
+        assert time.monotonic() - t0 < 3
+        assert r.status_code == 402 and r.json()["error"]["type"] == "budget_exceeded"
+        assert r.json()["error"]["message"].startswith("Seus tokens acabaram, então o chat está pausado.")
+
+        # spooling unchanged: every refused call is still reported (failure, cost 0) once the service is back
+        first = cap
+        cap = CaptureServer(port=first.port, secret=SECRET).start()
+        events = lambda: first.events + cap.events  # noqa: E731
+        refused = {sha(k) for k in (pt, en, susp, unknown, down)}
+        wait_until(lambda: refused <= {e["metadata"]["user_api_key_hash"] for e in events() if e.get("status") == "failure"},
+                   30, "failure events of the refused calls")
+        time.sleep(0.5)
+        by_key = lambda k: [(e["status"], e["response_cost"]) for e in events() if e["metadata"]["user_api_key_hash"] == sha(k)]  # noqa: E731
+        assert by_key(pt) == [("failure", 0), ("failure", 0)]
+        for k in (en, susp, unknown, down):
+            assert by_key(k) == [("failure", 0)], k
+        assert ("success", EXPECTED_COST) in by_key(ok)
     finally:
         proxy.stop()
         cap.stop()

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import type { Deps } from './deps.js';
 import type { AppEnv } from './http/env.js';
 import { errorBody, onError } from './http/errors.js';
-import { authenticate, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
+import { authenticate, noStore, rejectNul, requestContext, securityHeaders } from './http/middleware.js';
 import { alertsRoutes } from './routes/alerts.js';
 import { authRoutes, loginRoutes } from './routes/auth.js';
+import { deadLettersRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { packsRoutes, paymentsRoutes } from './routes/payments.js';
 import { plansRoutes } from './routes/plans.js';
@@ -16,6 +17,7 @@ import { reportsRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
 import { stripeWebhookRoutes } from './routes/stripe-webhook.js';
 import { usersRoutes } from './routes/users.js';
+import { webhookPersonRoutes } from './routes/webhook-person.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 const PUBLIC_API = new Set(['/api/auth/login', '/api/openapi.json']);
@@ -24,6 +26,7 @@ const isPortalPath = (path: string) => path === '/api/portal' || path.startsWith
 export function createApp(deps: Deps) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('*', requestContext(deps), securityHeaders);
+  app.use('/api/*', noStore);
   app.onError(onError);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? ''), 404));
 
@@ -34,6 +37,7 @@ export function createApp(deps: Deps) {
     maxQueued: deps.config.WEBHOOK_MAX_QUEUED,
     maxInflightBytes: deps.config.WEBHOOK_MAX_INFLIGHT_BYTES,
   }));
+  app.route('/webhooks', webhookPersonRoutes());
   app.route('/webhooks', stripeWebhookRoutes());
 
   const api = new OpenAPIHono<AppEnv>();
@@ -50,6 +54,7 @@ export function createApp(deps: Deps) {
   api.route('/settings', settingsRoutes);
   api.route('/packs', packsRoutes);
   api.route('/payments', paymentsRoutes);
+  api.route('/dead-letters', deadLettersRoutes);
   api.route('/', reportsRoutes());
   api.route('/', alertsRoutes);
   app.route('/api', api);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordProblem } from './domain/auth/password-policy.js';
 import { parseFactor } from './domain/money.js';
 
 const optionalString = z
@@ -8,6 +9,8 @@ const optionalString = z
 
 const positiveInt = (fallback: number) =>
   z.coerce.number().int().positive().default(fallback);
+
+const retentionDays = (fallback: number) => z.coerce.number().int().min(0).max(36_500).default(fallback);
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -61,10 +64,10 @@ const configSchema = z.object({
   RESEND_BASE_URL: optionalString,
   MAIL_FROM: z.string().default('Token Credits <credits@example.com>'),
   ADMIN_EMAIL: z.string().email().default('admin@example.com'),
-  ADMIN_PASSWORD: optionalString.refine(
-    (v) => v === undefined || v.length >= 12,
-    'must be at least 12 characters',
-  ),
+  ADMIN_PASSWORD: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? null : passwordProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   CONVERSION_FACTOR: z
     .string()
     .default('0.376')
@@ -100,6 +103,14 @@ const configSchema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  QUOTA_HELP_TEXT: optionalString.refine((v) => v === undefined || v.length <= 500, 'at most 500 characters'),
+  QUOTA_HELP_TEXT_EN: optionalString.refine((v) => v === undefined || v.length <= 500, 'at most 500 characters'),
+  // Retention in days (0 keeps forever); docs/operations.md, Retention.
+  RETENTION_DEAD_LETTERS_DAYS: retentionDays(90),
+  RETENTION_IDEMPOTENCY_DAYS: retentionDays(30),
+  RETENTION_OUTBOX_DAYS: retentionDays(7),
+  RETENTION_MAIL_LOG_DAYS: retentionDays(180),
+  RETENTION_SESSIONS_DAYS: retentionDays(7),
   PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+\/?$/.test(v), 'must be an origin such as https://credits.example.com'),
 });
 

@@ -45,7 +45,7 @@ async function main() {
   if (!config.WEBHOOK_SECRET) deps.log.warn('WEBHOOK_SECRET is not set: POST /webhooks/litellm answers 503');
   if (!deps.litellm) deps.log.warn('LITELLM_URL is not set: keys are not provisioned and budgets are not pushed');
   if (!config.PUBLIC_URL && config.NODE_ENV === 'production') {
-    deps.log.warn('PUBLIC_URL is not set: sign-in links in emails take their origin from the request Host header');
+    deps.log.error('PUBLIC_URL is not set: emailed sign-in links and Stripe checkouts answer 503 until it is (NODE_ENV=production never builds links from request headers)');
   }
 
   const jobs = config.JOBS_ENABLED ? startJobs(deps) : undefined;

@@ -90,6 +90,7 @@ describe('failed calls LiteLLM billed', () => {
         factor: 0.376,
         period: expect.any(String),
         reason: null,
+        reasonCode: null,
         actor: 'litellm',
         keyId: expect.any(String),
         outcome: 'interrupted',

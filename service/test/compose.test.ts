@@ -2,16 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ROOT } from './support/processes.js';
+import { composeCommand, describeWith, needs } from './support/requires.js';
 
-function composeCommand(): string[] | null {
-  if (spawnSync('docker', ['compose', 'version']).status === 0) return ['docker', 'compose'];
-  if (spawnSync('docker-compose', ['version']).status === 0) return ['docker-compose'];
-  return null;
-}
-
-describe.runIf(composeCommand())('compose.yaml', () => {
+describeWith('compose.yaml', [needs.compose()], () => {
   it('passes `docker compose config` with the example environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'compose-'));
     for (const f of ['compose.yaml', 'Dockerfile', 'deploy', 'litellm']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });

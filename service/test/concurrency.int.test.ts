@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -6,16 +6,16 @@ import { createDeps, type Deps } from '../src/deps.js';
 import { openPostgres } from '../src/db/client.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createTestContext, WEBHOOK_SECRET, type TestContext } from './support/context.js';
-import { isPostgres } from './support/db.js';
 import { attachKey, makeUser, payload } from './support/factories.js';
 import { balanceOf, expectLedgerConsistent } from './support/invariants.js';
+import { describeWith, needs } from './support/requires.js';
 
 /**
  * Many service instances (each with its own connection pool) hammer one person with usage
  * debits and credits at once: no update may be lost. Real PostgreSQL only (PGlite has one
  * connection, so there is nothing concurrent to prove there).
  */
-describe.runIf(isPostgres())('concurrent writers on one person', () => {
+describeWith('concurrent writers on one person', [needs.postgres()], () => {
   let ctx: TestContext;
   const instances: { deps: Deps; app: ReturnType<typeof createApp> }[] = [];
 

@@ -1,10 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openPostgres, rows, type Database, type Queryable } from '../src/db/client.js';
 import { keys } from '../src/db/schema/index.js';
@@ -13,10 +13,11 @@ import { createApiToken } from '../src/domain/auth/tokens.js';
 import { nanoToMilliCredits } from '../src/domain/money.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { WEBHOOK_SECRET } from './support/context.js';
-import { createTestDatabase, isPostgres, type TestDatabase } from './support/db.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { payload } from './support/factories.js';
 import { expectLedgerConsistent } from './support/invariants.js';
 import { freePort, killGroup, run, startService, type Proc } from './support/processes.js';
+import { describeWith, needs, postgresBin, redisServerBin } from './support/requires.js';
 
 /**
  * Faults with real components (issue 6): PostgreSQL restarted during ingestion, Redis killed,
@@ -102,13 +103,7 @@ async function deliver(url: string, body: string, seen: Record<string, number>, 
 // ---------------------------------------------------------------------------------------------
 // A private PostgreSQL cluster (initdb + pg_ctl), so restarting it disturbs no other test file.
 
-const PG_BIN = (() => {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const version = readdirSync(base).sort((a, b) => Number(a) - Number(b)).at(-1);
-  const bin = version && join(base, version, 'bin');
-  return bin && existsSync(join(bin, 'pg_ctl')) && existsSync(join(bin, 'initdb')) ? bin : undefined;
-})();
+const PG_BIN = postgresBin();
 const IS_ROOT = process.getuid?.() === 0;
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -149,7 +144,7 @@ async function privateCluster() {
   };
 }
 
-describe.runIf(isPostgres() && PG_BIN !== undefined)('PostgreSQL restarted during ingestion', () => {
+describeWith('PostgreSQL restarted during ingestion', [needs.postgres(), needs.postgresServer()], () => {
   let cluster: Awaited<ReturnType<typeof privateCluster>>;
   let service: Proc;
   let pg: Database;
@@ -237,7 +232,7 @@ describe.runIf(isPostgres() && PG_BIN !== undefined)('PostgreSQL restarted durin
 
 // ---------------------------------------------------------------------------------------------
 
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+const REDIS_SERVER = redisServerBin();
 
 async function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -255,7 +250,7 @@ async function startRedis(port: number) {
   return r;
 }
 
-describe.runIf(isPostgres() && REDIS_SERVER !== undefined)('Redis down', () => {
+describeWith('Redis down', [needs.postgres(), needs.redisServer()], () => {
   let database: TestDatabase;
   let service: Proc;
   let redis: ReturnType<typeof run>;
@@ -346,7 +341,7 @@ describe.runIf(isPostgres() && REDIS_SERVER !== undefined)('Redis down', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe.runIf(isPostgres())('service killed mid-batch', () => {
+describeWith('service killed mid-batch', [needs.postgres()], () => {
   let database: TestDatabase;
   let service: Proc;
   let port: number;

@@ -1,20 +1,21 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { rows } from '../src/db/client.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { createApiToken } from '../src/domain/auth/tokens.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { WEBHOOK_SECRET } from './support/context.js';
-import { createTestDatabase, isPostgres, type TestDatabase } from './support/db.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { payload } from './support/factories.js';
 import { expectLedgerConsistent } from './support/invariants.js';
 import { startLiteLLMFake, type LiteLLMFake } from './support/litellm-fake.js';
 import { ROOT, startService, type Proc } from './support/processes.js';
+import { describeWith, needs, toolsVenv } from './support/requires.js';
 
 /**
  * The bad-input sweep (issue 6): requests generated from /api/openapi.json by schemathesis
@@ -25,7 +26,7 @@ import { ROOT, startService, type Proc } from './support/processes.js';
  *
  * Seed: FUZZ_SEED=<n> reproduces a run (it is printed with every failure).
  */
-const SCHEMATHESIS = join(ROOT, '.venv-tools', 'bin', 'schemathesis');
+const SCHEMATHESIS = join(toolsVenv(), 'bin', 'schemathesis');
 const SEED = Number(process.env.FUZZ_SEED ?? randomInt(1, 2 ** 31));
 const COST_USD = 0.0005; // 500,000 nUSD
 const MASTER_KEY = 'sk-master-fuzz-0123456789';
@@ -36,7 +37,7 @@ const VOLATILE_TABLES = new Set(['audit_log', 'job_leases', 'reconciliation_runs
 /** Columns that reading touches. */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_tokens: ['last_used_at'], admins: ['last_login_at'] };
 
-describe.runIf(isPostgres() && existsSync(SCHEMATHESIS))('bad-input sweep from the OpenAPI document', () => {
+describeWith('bad-input sweep from the OpenAPI document', [needs.postgres(), needs.schemathesis()], () => {
   let database: TestDatabase;
   let service: Proc;
   let litellm: LiteLLMFake;

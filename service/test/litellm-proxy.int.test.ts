@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openPostgres, rows, type Database } from '../src/db/client.js';
 import { keys } from '../src/db/schema/index.js';
@@ -10,12 +10,16 @@ import { createApiToken } from '../src/domain/auth/tokens.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { WEBHOOK_SECRET } from './support/context.js';
-import { createTestDatabase, isPostgres, type TestDatabase } from './support/db.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { expectLedgerConsistent } from './support/invariants.js';
+import { payload } from './support/factories.js';
 import { freePort, killGroup, ROOT, run, startService, waitFor, type Proc } from './support/processes.js';
+import { nextPeriod, periodOf } from '../src/lib/period.js';
+import { describeWith, litellmVenv, needs } from './support/requires.js';
 
-const VENV = process.env.LITELLM_VENV ?? join(ROOT, '.venv-litellm');
+const VENV = litellmVenv();
 const MASTER = 'sk-master-e2e-0123456789';
+const PUBLIC_URL = 'https://credits.example.com';
 // The test model prices 10 prompt + 20 completion tokens at 0.0005 USD = 500,000 nUSD,
 // i.e. 1,329,787 milli-credits at f = 0.376 (1,329,787.23… rounded half-up).
 const COST_NANO = 500_000;
@@ -39,7 +43,7 @@ async function startLiteLLM(config: string, env: Record<string, string>) {
  * chat completions → our callback → ledger debits with the exact cost, exactly once, even when
  * the service is killed mid-stream. Real PostgreSQL (the service runs as a separate process).
  */
-describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real LiteLLM proxy reports usage', () => {
+describeWith('a real LiteLLM proxy reports usage', [needs.postgres(), needs.litellm()], () => {
   let database: TestDatabase;
   let db: Database;
   let service: Proc;
@@ -48,13 +52,16 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
   let servicePort: number;
   const spool = mkdtempSync(join(tmpdir(), 'companion-spool-'));
   const people: { id: string; key: string }[] = [];
+  /** Out of tokens in the ledger AND refused by LiteLLM's test auth (budget 0): carol pt-BR, dave en. */
+  const stopped: { id: string; key: string; locale: 'pt-BR' | 'en' }[] = [];
   let serviceEnv: Record<string, string>;
 
   beforeAll(async () => {
     database = await createTestDatabase(2);
     db = database;
     servicePort = await freePort();
-    serviceEnv = { DATABASE_URL: database.url!, WEBHOOK_SECRET, ADMIN_PASSWORD: 'correct horse battery staple', JOBS_ENABLED: 'false' };
+    serviceEnv = { DATABASE_URL: database.url!, WEBHOOK_SECRET, ADMIN_PASSWORD: 'correct horse battery staple', JOBS_ENABLED: 'false', PUBLIC_URL };
+    for (const [name, locale] of [['carol', 'pt-BR'], ['dave', 'en']] as const) stopped.push({ id: '', key: `sk-e2e-${name}-${randomBytes(6).toString('hex')}`, locale });
     service = await startService(serviceEnv, servicePort);
     const webhook = `http://127.0.0.1:${servicePort}/webhooks/litellm`;
     [durable, generic] = await Promise.all([
@@ -63,6 +70,7 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
         WEBHOOK_SECRET,
         COMPANION_SPOOL_PATH: join(spool, 'spool.sqlite3'),
         COMPANION_FLUSH_INTERVAL: '0.2',
+        TEST_AUTH_BUDGETS: JSON.stringify(Object.fromEntries(stopped.map((p) => [p.key, 0]))),
       }),
       startLiteLLM('litellm/config.test-generic.yaml', {
         COMPANION_WEBHOOK_URL: webhook,
@@ -85,6 +93,23 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
       await pg.db.update(keys).set({ tokenHash: sha256Hex(key), status: 'active' }).where(eq(keys.userId, id));
       people.push({ id, key });
     }
+    for (const p of stopped) {
+      const res = await fetch(`${service.url}/api/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `${p.key.slice(7, 12)}-${randomBytes(3).toString('hex')}@example.com`, name: 'Stopped', locale: p.locale }),
+      });
+      expect(res.status).toBe(201);
+      p.id = ((await res.json()) as { id: string }).id;
+      await pg.db.update(keys).set({ tokenHash: sha256Hex(p.key), status: 'active' }).where(eq(keys.userId, p.id));
+      // The whole monthly allowance (1,000,000 credits = 0.376 USD at f = 0.376) used up.
+      const used = await fetch(`${service.url}/webhooks/litellm`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${WEBHOOK_SECRET}`, 'content-type': 'application/json' },
+        body: JSON.stringify([payload(sha256Hex(p.key), 0.376)]),
+      });
+      expect(used.status).toBe(200);
+    }
     await pg.close();
   }, 180_000);
 
@@ -104,8 +129,11 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
     return res.headers.get('x-litellm-call-id');
   }
 
+  /** Only alice's and bob's entries (carol and dave used their allowance up before the tests). */
+  const ofPeople = () => sql`user_id in (${sql.join(people.map((p) => sql`${p.id}`), sql`, `)})`;
+
   async function bookedCount(): Promise<number> {
-    const r = await rows<{ n: string }>(db.db, sql`select count(*) as n from ledger_entries where kind = 'usage'`);
+    const r = await rows<{ n: string }>(db.db, sql`select count(*) as n from ledger_entries where kind = 'usage' and ${ofPeople()}`);
     return Number(r[0]!.n);
   }
 
@@ -120,10 +148,35 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
     await until(6);
     const entries = await rows<{ user_id: string; amount_milli: string; usd_nano: string }>(
       db.db,
-      sql`select user_id, amount_milli, usd_nano from ledger_entries where kind = 'usage'`,
+      sql`select user_id, amount_milli, usd_nano from ledger_entries where kind = 'usage' and ${ofPeople()}`,
     );
     expect(entries.every((e) => Number(e.amount_milli) === -DEBIT_MILLI && Number(e.usd_nano) === COST_NANO)).toBe(true);
     expect(entries.filter((e) => e.user_id === people[0]!.id)).toHaveLength(3);
+  });
+
+  it('a refused call tells the person, in their language, what this service says about them', async () => {
+    const next = nextPeriod(periodOf(new Date(), 'UTC'));
+    const [y, m] = next.split('-').map(Number) as [number, number];
+    const month = (locale: string) => new Intl.DateTimeFormat(locale, { month: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+    const expected = {
+      'pt-BR':
+        'Seus tokens acabaram: você usou 1.000.000 de 1.000.000 tokens disponíveis neste mês, então o chat está pausado. ' +
+        `Sua cota mensal de 1.000.000 tokens volta em 1º de ${month('pt-BR')} de ${y} (fuso horário UTC). ` +
+        `Para continuar agora, peça mais tokens ao administrador (admin@example.com); seu saldo e seu extrato estão em ${PUBLIC_URL}/me.`,
+      en:
+        'You are out of tokens: you have used 1,000,000 of the 1,000,000 tokens available this month, so chat is paused. ' +
+        `Your monthly allowance of 1,000,000 tokens comes back on ${month('en')} 1, ${y} (UTC time). ` +
+        `To continue now, ask your administrator (admin@example.com) for more tokens; your balance and statement are at ${PUBLIC_URL}/me.`,
+    };
+    for (const p of stopped) {
+      const res = await fetch(`${durable.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${p.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'hello' }] }),
+      });
+      expect(res.status).toBe(402);
+      expect(await res.json()).toEqual({ error: { message: expected[p.locale], type: 'budget_exceeded', param: null, code: '402' } });
+    }
   });
 
   it('books every call exactly once after the service is killed mid-stream', async () => {

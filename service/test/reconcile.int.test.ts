@@ -56,8 +56,8 @@ describe('the reconciler', () => {
     await s.chat(u.key.plaintext);
     await s.ctx.deps.litellm!.updateKey(u.key.plaintext, { maxBudgetUsd: 5 }); // someone edited LiteLLM by hand
     s.fake.setSpend(u.key.plaintext, 0); // LiteLLM lost the spend (database error)
-    const report = await run();
-    const mine = report.items.filter((i: { keyId: string }) => i.keyId === u.key.id);
+    const report = await reconcile(s.ctx.deps, { settleSeconds: 0 }); // the call is settled by now
+    const mine = (report.items as { keyId: string; action: string }[]).filter((i) => i.keyId === u.key.id);
     expect(mine.map((i: { action: string }) => i.action).sort()).toEqual(['budget_repushed', 'unexplained']);
     while ((await drainOutbox(s.ctx.deps)) > 0);
     expect(s.fake.getKey(u.key.plaintext)!.max_budget).toBe(0.376); // 0.0000376 booked + 999,900 credits
@@ -65,12 +65,33 @@ describe('the reconciler', () => {
     expect(view.lastRun).toMatchObject({ keysChecked: expect.any(Number), repushed: 1 });
   });
 
+  it("a LiteLLM spend still behind a recent call is not drift (LiteLLM writes spend in batches)", async () => {
+    const u = await person();
+    await s.chat(u.key.plaintext);
+    s.fake.setSpend(u.key.plaintext, 0); // as /key/info answers before LiteLLM's batch write
+    const now = await reconcile(s.ctx.deps);
+    expect((now.items as { keyId: string }[]).filter((i) => i.keyId === u.key.id)).toEqual([]);
+    const settled = await reconcile(s.ctx.deps, { settleSeconds: 0 });
+    expect((settled.items as { keyId: string; action: string }[]).filter((i) => i.keyId === u.key.id).map((i) => i.action)).toEqual(['unexplained']);
+  });
+
+  it('a key deleted in LiteLLM (its archive still answers /key/info) is reported missing, and nothing is pushed to it', async () => {
+    const u = await person();
+    await s.ctx.deps.litellm!.deleteKeys([u.key.plaintext]); // deleted behind our back
+    const pushes = async () => Number((await rows<{ n: string }>(s.ctx.deps.db, sql`select count(*) as n from outbox where aggregate = ${u.key.id} and kind = 'litellm.sync_budget'`))[0]!.n);
+    const before = await pushes();
+    const report = await reconcile(s.ctx.deps);
+    expect((report.items as { keyId: string; action: string; detail: string }[]).filter((i) => i.keyId === u.key.id))
+      .toEqual([expect.objectContaining({ action: 'unexplained', detail: 'key is missing in LiteLLM' })]);
+    expect(await pushes()).toBe(before);
+  });
+
   it('reports LiteLLM errors per key without stopping the run', async () => {
     await person();
-    s.fake.faults.failNext(1, 500); // the first /key/info of the run fails
-    const report = await run();
+    s.fake.faults.failNext(1, 500); // the first /v2/key/info of the run fails
+    const report = await reconcile(s.ctx.deps, { chunkSize: 1 });
     expect(report.errors).toBe(1);
     expect(report.keysChecked).toBeGreaterThan(1);
-    expect(report.items.filter((i: { action: string }) => i.action === 'error')).toHaveLength(1);
+    expect((report.items as { action: string }[]).filter((i) => i.action === 'error')).toHaveLength(1);
   });
 });

@@ -1,25 +1,26 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { openPostgres, rows, type Database } from '../src/db/client.js';
 import { createApiToken } from '../src/domain/auth/tokens.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { sha256Hex } from '../src/lib/crypto.js';
 import { WEBHOOK_SECRET } from './support/context.js';
-import { createTestDatabase, isPostgres, type TestDatabase } from './support/db.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { testRedisUrl } from './support/env.js';
 import { expectLedgerConsistent } from './support/invariants.js';
 import { startLiteLLMFake, type LiteLLMFake } from './support/litellm-fake.js';
 import { startService, type Proc } from './support/processes.js';
 import { startResendCapture } from './support/resend-capture.js';
 import { MASTER_KEY } from './support/stack.js';
+import { describeWith, needs } from './support/requires.js';
 
 /**
  * Two service processes on one PostgreSQL and one Redis, both running the jobs (outbox worker,
  * rollover, reconciler): the same usage events sent to both are booked once, each alert email is
  * sent once, each budget change reaches LiteLLM once.
  */
-describe.runIf(isPostgres() && testRedisUrl())('two service replicas', () => {
+describeWith('two service replicas', [needs.postgres(), needs.redis()], () => {
   let database: TestDatabase;
   let pg: Database;
   let fake: LiteLLMFake;

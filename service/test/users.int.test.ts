@@ -76,7 +76,7 @@ describe('people', () => {
     const ledger = await (await ctx.api('GET', `/api/users/${u.id}/ledger`)).json();
     expect(ledger.total).toBe(1);
     const outbox = await rows<{ kind: string }>(ctx.deps.db, sql`select kind from outbox where payload->>'keyId' in (select id from keys where user_id = ${u.id}) order by id`);
-    expect(outbox.map((o) => o.kind)).toEqual(['litellm.block', 'litellm.unblock', 'litellm.sync_budget', 'litellm.delete']);
+    expect(outbox.map((o) => o.kind)).toEqual(['litellm.block', 'litellm.unblock', 'litellm.sync_budget', 'litellm.block', 'litellm.delete']); // deletion blocks the key before deleting it
     expect((await ctx.api('GET', '/api/users/usr_nobody')).status).toBe(404);
   });
 });

@@ -115,6 +115,8 @@ export function createClient(opts: ClientOptions = {}) {
     alerts: (q: Query) => get<T.Paged<T.Alert>>('/api/alerts', q),
     mail: (q: Query) => get<T.Paged<T.Mail>>('/api/mail', q),
     audit: (q: Query) => get<T.Paged<T.AuditEntry>>('/api/audit', q),
+    deadLetters: (q: Query) => get<T.Paged<T.DeadLetter>>('/api/dead-letters', q),
+    replayDeadLetter: (letterId: number) => request<{ deadLetter: T.DeadLetter; result: Record<string, number> }>('POST', `/api/dead-letters/${letterId}/replay`),
     usageCsv: (q: Query) => get<string>('/api/reports/usage.csv', q),
     usageCsvUrl: (q: Query) => `${base}/api/reports/usage.csv${queryString(q)}`,
     // settings

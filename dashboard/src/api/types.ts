@@ -43,13 +43,14 @@ export interface DailyItem { day: string; model: string; credits: number; usd: n
 export interface UsageItem { day?: string; model?: string; calls: number; tokens: number; credits: number; usd: number }
 export interface LedgerEntry {
   id: number; kind: string; amount: number; monthly: number; topup: number; usd: number | null; factor: number;
-  period: string; reason: string | null; actor: string; keyId: string | null; createdAt: string;
+  period: string; reason: string | null; reasonCode?: string | null; actor: string; keyId: string | null; createdAt: string;
   /** A usage entry booked from a failed call LiteLLM billed: what the call was. */
   outcome?: FailureOutcome | null;
 }
 export type FailureOutcome = 'cancelled' | 'timed_out' | 'interrupted' | 'failed';
 export interface UnpricedModel { model: string; calls: number; lastSeen: string }
 export interface Alert { id: string | number; userId: string; email: string; name: string; threshold: number; period: string; percentUsed: number; createdAt: string; emailStatus: string; remainingCredits?: number }
+export interface DeadLetter { id: number; source: string; reason: string; payload: string; createdAt: string; replayedAt: string | null; replayedBy: string | null; replayOutcome: string | null }
 export interface Mail { id: string | number; to: string; subject: string; template: string; status: string; error: string | null; createdAt: string }
 export interface AuditEntry { id: number; actor: string; action: string; targetType: string; targetId: string | null; before: unknown; after: unknown; requestId: string | null; createdAt: string }
 export interface FactorInfo { factor: string; history: { factor: string; previous: string | null; reason: string; actor: string; createdAt: string }[] }

@@ -4,7 +4,7 @@ import { useI18n, type Locale, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Loading } from './Load';
 
-const NAV: { href: string; key: MessageKey; end?: boolean }[] = [
+const NAV: { href: string; key: MessageKey; end?: boolean; adminOnly?: boolean }[] = [
   { href: '/', key: 'nav.overview', end: true },
   { href: '/people', key: 'nav.people' },
   { href: '/alerts', key: 'nav.alerts' },
@@ -12,6 +12,7 @@ const NAV: { href: string; key: MessageKey; end?: boolean }[] = [
   { href: '/payments', key: 'nav.payments' },
   { href: '/mail', key: 'nav.mail' },
   { href: '/audit', key: 'nav.audit' },
+  { href: '/dead-letters', key: 'nav.deadLetters', adminOnly: true },
   { href: '/settings', key: 'nav.settings' },
 ];
 
@@ -50,7 +51,7 @@ export function Layout(props: { children?: JSX.Element }) {
         </div>
       </header>
       <nav class={`sidenav${open() ? ' open' : ''}`} onClick={() => setOpen(false)}>
-        <For each={NAV}>
+        <For each={NAV.filter((n) => !n.adminOnly || session.isAdmin())}>
           {(n) => (
             <A href={n.href} end={n.end} activeClass="active">
               {t(n.key)}

@@ -3,6 +3,7 @@ import { useApi, type Api } from '../api/client';
 import type { LedgerEntry } from '../api/types';
 import { useI18n, type MessageKey } from '../i18n';
 import { downloadText, toCsv } from '../lib/csv';
+import { EntryReason } from './EntryReason';
 import { withToast } from './form';
 import { OutcomeBadge } from './Badge';
 import { PagedTable } from './PagedTable';
@@ -93,7 +94,7 @@ export function Ledger(props: { userId: string; version: number }) {
               {fmt().exact(e.amount)}
             </td>
             <td class="num hide-sm muted">{e.usd === null ? '' : fmt().usd(e.usd)}</td>
-            <td class="hide-sm ellipsis">{e.reason ?? ''}</td>
+            <td class="hide-sm ellipsis">{e.reasonCode ? <EntryReason entry={e} /> : (e.reason ?? '')}</td>
             <td class="hide-sm muted ellipsis">{e.actor}</td>
           </tr>
         )}

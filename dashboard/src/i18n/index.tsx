@@ -27,6 +27,7 @@ export function formatters(locale: Locale) {
   const usd = new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const usdFine = new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 6 });
   const date = new Intl.DateTimeFormat(locale, { dateStyle: 'medium' });
+  const dateLong = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' });
   const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'short', timeStyle: 'short' });
   const dayShort = new Intl.DateTimeFormat(locale, { day: '2-digit', month: '2-digit', timeZone: 'UTC' });
   return {
@@ -39,6 +40,8 @@ export function formatters(locale: Locale) {
     percent: (p: number) => pct.format(p / 100),
     usd: (n: number) => (n !== 0 && Math.abs(n) < 0.01 ? usdFine.format(n) : usd.format(n)),
     date: (iso: string | Date) => date.format(new Date(iso)),
+    /** 'YYYY-MM-DD' → "1 de dezembro de 2026" / "December 1, 2026", timezone-neutral. */
+    dayLong: (ymd: string) => dateLong.format(new Date(`${ymd}T00:00:00Z`)),
     dateTime: (iso: string | Date) => dateTime.format(new Date(iso)),
     /** 'YYYY-MM-DD' → short day label, timezone-neutral. */
     day: (ymd: string) => dayShort.format(new Date(`${ymd}T00:00:00Z`)),

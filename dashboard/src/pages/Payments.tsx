@@ -7,8 +7,8 @@ import { PagedTable } from '../components/PagedTable';
 import { useI18n, type MessageKey } from '../i18n';
 import { formatMinor } from '../lib/money';
 
-const STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired'];
-const tone = (s: string) => (s === 'paid' ? 'ok' : s === 'pending' ? 'warn' : s.includes('refunded') ? 'bad' : 'muted');
+const STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired', 'failed', 'needs_review', 'disputed'];
+const tone = (s: string) => (s === 'paid' ? 'ok' : s === 'pending' || s === 'needs_review' ? 'warn' : s.includes('refunded') || s === 'disputed' ? 'bad' : 'muted');
 
 export default function Payments() {
   const api = useApi();

@@ -2,13 +2,15 @@ import { createResource, createSignal, For, Show } from 'solid-js';
 import { Load } from '../components/Load';
 import { useToast } from '../components/Toasts';
 import { usePortalApi, type PortalMe } from './api';
+import { helpText } from './BalanceCard';
 import { usePortalI18n } from './i18n';
 
-/** How to get more tokens: packs to buy (Stripe Checkout), or whom to ask when payments are off. */
+/** How to get more tokens: packs to buy (Stripe Checkout), or the admin's words / whom to ask when payments are off. */
 export function BuyCard(props: { me: PortalMe }) {
   const api = usePortalApi();
   const toast = useToast();
-  const { p, fmt, money } = usePortalI18n();
+  const { p, fmt, money, locale } = usePortalI18n();
+  const ask = () => helpText(props.me, locale()) ?? p('buy.off', { email: props.me.contactEmail });
   const [packs, { refetch }] = createResource(() => (props.me.paymentsEnabled ? api.packs() : Promise.resolve({ paymentsEnabled: false, items: [] })));
   const [busy, setBusy] = createSignal<string>();
   const buy = async (packId: string) => {
@@ -24,11 +26,11 @@ export function BuyCard(props: { me: PortalMe }) {
   return (
     <section class="card" id="buy">
       <h2>{p('buy.title')}</h2>
-      <Show when={props.me.paymentsEnabled} fallback={<p data-testid="contact">{p('buy.off', { email: props.me.contactEmail })}</p>}>
+      <Show when={props.me.paymentsEnabled} fallback={<p data-testid="contact">{ask()}</p>}>
         <Load retry={refetch}>
           <Show when={packs()}>
             {(res) => (
-              <Show when={res().items.length} fallback={<p class="muted">{p('buy.none')} {p('buy.off', { email: props.me.contactEmail })}</p>}>
+              <Show when={res().items.length} fallback={<p class="muted">{p('buy.none')} {ask()}</p>}>
                 <div class="packs">
                   <For each={res().items}>
                     {(pack) => (

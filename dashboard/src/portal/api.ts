@@ -13,6 +13,9 @@ export interface PortalMe {
   key: Key | null;
   paymentsEnabled: boolean;
   contactEmail: string;
+  /** The same facts a refused chat shows in LibreChat (whole tokens). */
+  quota: { usedThisPeriod: number; availableThisPeriod: number; monthlyAllowance: number; topupRemaining: number; remaining: number; period: string; nextRefill: string; timeZone: string };
+  getMore: { url: string | null; text: { 'pt-BR': string | null; en: string | null }; paymentsEnabled: boolean; contactEmail: string };
 }
 export interface Pack { id: string; name: string; tokens: number; priceMinor: number; currency: string }
 export interface PortalAlert { id: number; threshold: number; percentUsed: number; period: string; createdAt: string; rearmedAt: string | null }

@@ -22,6 +22,18 @@ export interface WasmEngine {
 const PRISMA_PARAMS = ['connection_limit', 'pool_timeout', 'connect_timeout', 'socket_timeout', 'pgbouncer',
   'statement_cache_size', 'schema', 'sslaccept', 'max_idle_connection_lifetime', 'max_connection_lifetime'];
 
+/** The datasource URL: OVERWRITE_DATASOURCES wins, else the env var named by `url = env("…")`. */
+export function datasourceUrl(schema: string, env: NodeJS.ProcessEnv): string {
+  if (env.OVERWRITE_DATASOURCES) {
+    const list = JSON.parse(env.OVERWRITE_DATASOURCES) as { url?: string }[];
+    if (list[0]?.url) return list[0].url;
+  }
+  const name = /url\s*=\s*env\("([^"]+)"\)/.exec(schema)?.[1] ?? 'DATABASE_URL';
+  const url = env[name];
+  if (!url) throw new Error(`engine-shim: ${name} is not set`);
+  return url;
+}
+
 export function poolConfig(url: string): pg.PoolConfig {
   const u = new URL(url);
   const max = Number(u.searchParams.get('connection_limit') ?? '') || 10;

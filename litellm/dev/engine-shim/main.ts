@@ -16,24 +16,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseDatamodel } from './datamodel.js';
-import { startEngine } from './engine.js';
+import { datasourceUrl, startEngine } from './engine.js';
 import { answer, translateQuery, type Translated } from './translate.js';
 
 function arg(names: string[]): string | undefined {
   const i = process.argv.findIndex((a) => names.includes(a));
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** The datasource URL: OVERWRITE_DATASOURCES wins, else the env var named by `url = env("…")`. */
-export function datasourceUrl(schema: string, env: NodeJS.ProcessEnv): string {
-  if (env.OVERWRITE_DATASOURCES) {
-    const list = JSON.parse(env.OVERWRITE_DATASOURCES) as { url?: string }[];
-    if (list[0]?.url) return list[0].url;
-  }
-  const name = /url\s*=\s*env\("([^"]+)"\)/.exec(schema)?.[1] ?? 'DATABASE_URL';
-  const url = env[name];
-  if (!url) throw new Error(`engine-shim: ${name} is not set`);
-  return url;
 }
 
 const dmlPath = process.env.PRISMA_DML_PATH;

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import type { Queryable } from '../db/client.js';
-import { conflict } from '../lib/errors.js';
+import { ApiError, conflict } from '../lib/errors.js';
 import type { Actor, RequestMeta } from './actor.js';
 import { audit } from './audit.js';
 import { currentFactorMicro } from './factor.js';
@@ -18,6 +18,8 @@ export interface AddCreditsInput {
   idempotencyKey: string;
   /** Defaults: positive → topup, negative → adjustment. */
   kind?: 'topup' | 'adjustment' | 'refund' | 'correction';
+  /** What the entry is, for statements in the reader's language (ledger_entries.reason_code). */
+  reasonCode?: string;
 }
 
 export interface CreditsResult {
@@ -52,15 +54,19 @@ export async function bookCredits(tx: Queryable, deps: Deps, actor: Actor, meta:
       idempotencyKey: `credits:${user.id}:${input.idempotencyKey}`,
       actor: actor.label,
       reason: input.reason,
+      reasonCode: input.reasonCode ?? null,
       createdAt: now,
       guardTopup: true,
     });
+    // The ledger's own unique key was booked already, but the stored result is gone (retention of
+    // idempotency records): refuse rather than book twice.
+    if (!posted) throw new ApiError('idempotency_mismatch', 'this Idempotency-Key was already used (its stored result has expired); use a new key');
     await afterBalanceChange(tx, deps, [user.id]);
     const key = await currentKey(tx, user.id);
     if (key) await enqueue(tx, 'litellm.sync_budget', key.id, { keyId: key.id });
     const view = await getUserView(tx, user.id);
     const entry = {
-      id: posted!.id,
+      id: posted.id,
       kind,
       amount: milliToCredits(input.amountMilli),
       reason: input.reason,

@@ -9,6 +9,7 @@ import { audit } from './audit.js';
 import { currentFactorMicro } from './factor.js';
 import { maxBudgetNano, nanoToUsd } from './money.js';
 import { enqueue } from './outbox.js';
+import { endPortalSessions } from './portal/sessions.js';
 import { currentKey, keyView, loadUser } from './users/view.js';
 
 /** What LiteLLM must enforce for this key now, from the ledger (nano-USD). */
@@ -56,10 +57,25 @@ export async function provisionKey(deps: Deps, key: Key): Promise<string | null>
 }
 
 /**
- * Rotate: generate a new key, then delete the old one (LiteLLM's regenerate is enterprise-only).
- * The old key is revoked at once on our side; its deletion in LiteLLM goes through the outbox.
+ * Take a key out of service: revoked at once on our side; in LiteLLM, through the outbox in this
+ * order for the key, first blocked, then deleted. A delete that keeps failing (and goes dead) thus
+ * leaves a blocked key behind, never one with a budget (LiteLLM's auth refuses a key with `blocked`
+ * set before any budget check: pinned 1.103.7 proxy/auth/user_api_key_auth.py:
+ * _user_api_key_auth_builder, "Key is blocked").
  */
-export async function rotateKey(deps: Deps, actor: Actor, meta: RequestMeta, userId: string) {
+export async function retireKey(tx: Queryable, key: Key, now: Date): Promise<void> {
+  await tx.update(keys).set({ status: 'revoked', revokedAt: now, updatedAt: now }).where(eq(keys.id, key.id));
+  if (!key.tokenHash) return;
+  await enqueue(tx, 'litellm.block', key.id, { keyId: key.id });
+  await enqueue(tx, 'litellm.delete', key.id, { keyId: key.id });
+}
+
+/**
+ * Rotate: generate a new key, then retire the old one (LiteLLM's regenerate is enterprise-only).
+ * Every portal session of the person ends (one opened with a leaked key must not outlive it),
+ * except `keepPortalSession`: the one the person rotated from.
+ */
+export async function rotateKey(deps: Deps, actor: Actor, meta: RequestMeta, userId: string, opts: { keepPortalSession?: string } = {}) {
   if (!deps.litellm) throw new ApiError('dependency_unavailable', 'LiteLLM is not configured (LITELLM_URL)');
   const { user } = await loadUser(deps.db, userId);
   if (user.status === 'deleted') throw conflict('the person is deleted');
@@ -75,10 +91,8 @@ export async function rotateKey(deps: Deps, actor: Actor, meta: RequestMeta, use
     throw new ApiError('dependency_unavailable', 'LiteLLM did not generate the new key; the old key still works');
   }
   const view = await deps.db.transaction(async (tx) => {
-    if (old) {
-      await tx.update(keys).set({ status: 'revoked', revokedAt: now, updatedAt: now }).where(eq(keys.id, old.id));
-      if (old.tokenHash) await enqueue(tx, 'litellm.delete', old.id, { keyId: old.id });
-    }
+    if (old) await retireKey(tx, old, now);
+    await endPortalSessions(tx, userId, { keep: opts.keepPortalSession });
     const [row] = await tx.select().from(keys).where(eq(keys.id, fresh!.id));
     const v = keyView(row);
     await audit(tx, actor, meta, { action: 'key.rotate', targetType: 'user', targetId: userId, before: keyView(old), after: v });

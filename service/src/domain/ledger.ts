@@ -16,6 +16,8 @@ export interface EntryInput {
   idempotencyKey: string;
   actor: string;
   reason?: string | null;
+  /** See ledger_entries.reason_code. */
+  reasonCode?: string | null;
   usdNano?: number | null;
   keyId?: string | null;
   createdAt: Date;
@@ -51,6 +53,7 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
       idempotencyKey: e.idempotencyKey,
       actor: e.actor,
       reason: e.reason ?? null,
+      reasonCode: e.reasonCode ?? null,
       keyId: e.keyId ?? null,
       createdAt: e.createdAt,
     })

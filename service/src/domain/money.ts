@@ -131,6 +131,12 @@ export function milliToCredits(milli: number): number {
   return milli / 1000;
 }
 
+/** Milli-credits → whole tokens for people to read (half away from zero, as Intl rounds). */
+export function milliToWholeCredits(milli: number): number {
+  const whole = Math.sign(milli) * Math.round(Math.abs(milli) / 1000);
+  return whole === 0 ? 0 : whole;
+}
+
 /** A usage cost in nano-USD → milli-credits to debit (half-up). */
 export function nanoToMilliCredits(nano: number, factorMicro: number): number {
   return toSafeNumber(divHalfUp(BigInt(nano) * MICRO, BigInt(factorMicro)), 'credits');

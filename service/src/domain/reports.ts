@@ -42,6 +42,7 @@ export async function listLedger(q: Queryable, userId: string, input: Range & { 
       factor: e.factorMicro / 1e6,
       period: e.periodStart,
       reason: e.reason,
+      reasonCode: e.reasonCode,
       actor: e.actor,
       keyId: e.keyId,
       outcome: e.outcome,

@@ -9,8 +9,14 @@ import type { AppEnv } from './env.js';
 export function secureCookies(c: Context): boolean {
   const config = (c.get('deps') as AppEnv['Variables']['deps']).config;
   if (config.COOKIE_SECURE !== 'auto') return config.COOKIE_SECURE === 'true';
+  return requestIsHttps(c);
+}
+
+/** Whether this request came over https: seen directly, or through X-Forwarded-Proto behind a trusted proxy. */
+export function requestIsHttps(c: Context): boolean {
   if (new URL(c.req.url).protocol === 'https:') return true;
-  return config.TRUST_PROXY > 0 && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+  const config = (c.get('deps') as AppEnv['Variables']['deps'] | undefined)?.config;
+  return (config?.TRUST_PROXY ?? 0) > 0 && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
 }
 
 /** Sign out: end the session the cookie names (if any) and clear it and its CSRF companion. */

@@ -5,7 +5,8 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { actorFromApiToken, actorFromSession } from '../domain/auth/sessions.js';
-import { safeEqual } from '../lib/crypto.js';
+import { requireCsrf } from './csrf.js';
+import { requestIsHttps } from './cookies.js';
 import { ApiError } from '../lib/errors.js';
 import type { AppEnv } from './env.js';
 
@@ -56,11 +57,13 @@ export function clientIp(c: Context<AppEnv>): string {
 
 /** Read-only POSTs that viewers may call. */
 const READ_ONLY_POSTS = new Set(['/api/settings/conversion-factor/preview', '/api/auth/logout']);
+/** Where even reading needs the admin role (raw LiteLLM payloads); marked `x-admin-only` in the API document. */
+const ADMIN_ONLY_PREFIXES = ['/api/dead-letters'];
 
 /**
  * Admin API authentication: `Authorization: Bearer <API token>` or the session cookie.
- * Cookie-authenticated mutations must echo the CSRF cookie in `X-CSRF-Token`.
- * Viewers may read; every mutation needs the admin role.
+ * Cookie-authenticated mutations must send the session's CSRF token in `X-CSRF-Token` (csrf.ts).
+ * Viewers may read (but ADMIN_ONLY_PREFIXES); every mutation needs the admin role.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const { db, clock } = c.get('deps');
@@ -74,18 +77,15 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     const session = getCookie(c, SESSION_COOKIE);
     if (session) {
       actor = await actorFromSession(db, session, now);
-      if (actor && !['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) {
-        const cookie = getCookie(c, CSRF_COOKIE) ?? '';
-        const sent = c.req.header('x-csrf-token') ?? '';
-        if (!cookie || !safeEqual(cookie, sent)) throw new ApiError('forbidden', 'missing or wrong X-CSRF-Token header');
-      }
+      if (actor) requireCsrf(c, session, 'admin');
     }
   }
   if (!actor) throw new ApiError('unauthorized', 'authentication required');
   c.set('actor', actor);
   await enforceRateLimit(c, `api:${actor.id}`, c.get('deps').config.RATE_LIMIT_API_PER_MINUTE);
   const isRead = ['GET', 'HEAD', 'OPTIONS'].includes(c.req.method) || READ_ONLY_POSTS.has(c.req.path);
-  if (!isRead && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
+  const adminOnly = ADMIN_ONLY_PREFIXES.some((p) => c.req.path === p || c.req.path.startsWith(`${p}/`));
+  if ((!isRead || adminOnly) && actor.role !== 'admin') throw new ApiError('forbidden', 'this action needs the admin role');
   await next();
 });
 
@@ -103,9 +103,10 @@ export const rejectNul = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** Security headers for every response (the dashboard included). */
+/** Security headers for every response (the dashboard included); HSTS when served over https. */
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
+  if (requestIsHttps(c)) c.header('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   c.header('X-Content-Type-Options', 'nosniff');
   c.header('X-Frame-Options', 'DENY');
   c.header('Referrer-Policy', 'no-referrer');
@@ -113,6 +114,12 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
     'Content-Security-Policy',
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
   );
+});
+
+/** API answers (balances, keys, statements) are never kept by browsers or shared caches. */
+export const noStore = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  c.header('Cache-Control', 'no-store');
 });
 
 /** Fixed-window limit per minute; 429 with Retry-After when exceeded. */

@@ -3,7 +3,7 @@ import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { personFromPortalSession, type PortalPerson } from '../domain/portal/sessions.js';
-import { safeEqual } from '../lib/crypto.js';
+import { requireCsrf } from './csrf.js';
 import { ApiError } from '../lib/errors.js';
 import type { AppEnv } from './env.js';
 import { validationError } from './errors.js';
@@ -29,18 +29,14 @@ export function createPortalRouter() {
 
 /**
  * Portal authentication: only the portal session cookie counts (an admin session or API token is
- * not a portal session). Cookie-authenticated mutations must echo the portal CSRF cookie.
+ * not a portal session). Mutations must send the session's CSRF token (csrf.ts).
  */
 export const authenticatePortal = createMiddleware<PortalEnv>(async (c, next) => {
   const { db, clock, config } = c.get('deps');
   const token = getCookie(c, PORTAL_COOKIE);
   const person = token ? await personFromPortalSession(db, token, clock.now()) : null;
-  if (!person) throw new ApiError('unauthorized', 'sign in to the portal first');
-  if (!['GET', 'HEAD', 'OPTIONS'].includes(c.req.method)) {
-    const cookie = getCookie(c, PORTAL_CSRF_COOKIE) ?? '';
-    const sent = c.req.header('x-csrf-token') ?? '';
-    if (!cookie || !safeEqual(cookie, sent)) throw new ApiError('forbidden', 'missing or wrong X-CSRF-Token header');
-  }
+  if (!person || !token) throw new ApiError('unauthorized', 'sign in to the portal first');
+  requireCsrf(c, token, 'portal');
   c.set('person', person);
   await enforceRateLimit(c as unknown as Context<AppEnv>, `portal:${person.userId}`, config.RATE_LIMIT_API_PER_MINUTE);
   await next();
@@ -48,10 +44,17 @@ export const authenticatePortal = createMiddleware<PortalEnv>(async (c, next) =>
 
 export { secureCookies } from './cookies.js';
 
-/** The origin for links we send out: PUBLIC_URL, else this request's (forwarded headers only behind TRUST_PROXY). */
+/**
+ * The origin for links we send out: PUBLIC_URL, else this request's (forwarded headers only behind
+ * TRUST_PROXY). In production a link is never built from request headers: without PUBLIC_URL,
+ * sign-in links and checkouts answer 503 naming the variable.
+ */
 export function publicOrigin(c: Context): string {
   const config = (c.get('deps') as AppEnv['Variables']['deps']).config;
   if (config.PUBLIC_URL) return config.PUBLIC_URL.replace(/\/$/, '');
+  if (config.NODE_ENV === 'production') {
+    throw new ApiError('dependency_unavailable', 'PUBLIC_URL is not configured: this server does not send links (set PUBLIC_URL to its public origin)');
+  }
   const url = new URL(c.req.url);
   if (config.TRUST_PROXY) {
     const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim();

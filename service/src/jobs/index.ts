@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { runRollover } from '../domain/periods/rollover.js';
+import { runRetention } from '../domain/retention.js';
 import { drainOutbox } from './outbox.js';
 import { reconcile } from './reconcile.js';
-import { releaseLease, tryLease } from './lease.js';
+import { withLease } from './lease.js';
 
 export interface Jobs {
   stop(): Promise<void>;
@@ -13,6 +14,7 @@ export interface JobOptions {
   outboxIntervalMs?: number;
   rolloverIntervalMs?: number;
   reconcileIntervalMs?: number;
+  retentionIntervalMs?: number;
 }
 
 /**
@@ -42,21 +44,28 @@ export function startJobs(deps: Deps, opts: JobOptions = {}): Jobs {
   })();
 
   const periodic = (name: string, everyMs: number, run: () => Promise<unknown>) => {
+    let running = false; // a run longer than the interval is not started again beside itself
     const tick = async () => {
-      if (stopped) return;
+      if (stopped || running) return;
+      running = true;
       try {
-        if (await tryLease(deps.db, name, holder, Math.ceil(everyMs / 1000) + 60)) {
-          await run();
-          await releaseLease(deps.db, name, holder);
-        }
+        await withLease(deps.db, name, holder, 120, run);
       } catch (err) {
         deps.log.error({ job: name, err: (err as Error).message }, 'periodic job failed');
+      } finally {
+        running = false;
       }
     };
     void tick(); // at start: catches up a rollover missed while the service was down
     return setInterval(() => void tick(), everyMs).unref();
   };
-  const timers = [periodic('rollover', opts.rolloverIntervalMs ?? 60_000, () => runRollover(deps))];
+  const timers = [
+    periodic('rollover', opts.rolloverIntervalMs ?? 60_000, () => runRollover(deps)),
+    periodic('retention', opts.retentionIntervalMs ?? 60 * 60_000, async () => {
+      const deleted = await runRetention(deps.db, deps.config, deps.clock.now());
+      if (Object.values(deleted).some((n) => n > 0)) deps.log.info({ deleted }, 'retention: old rows deleted');
+    }),
+  ];
   if (deps.litellm) timers.push(periodic('reconcile', opts.reconcileIntervalMs ?? 10 * 60_000, () => reconcile(deps)));
 
   // A committed mutation may have queued outbox work: look now rather than at the next poll.

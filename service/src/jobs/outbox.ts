@@ -4,6 +4,7 @@ import { one, rows } from '../db/client.js';
 import { keys, mailLog, outbox } from '../db/schema/index.js';
 import { MailError } from '../lib/mailer.js';
 import { desiredBudgetNano } from '../domain/keys.js';
+import { loginMailAtSend } from '../domain/portal/sessions.js';
 import { nanoToUsd } from '../domain/money.js';
 import { LiteLLMError } from '../litellm/errors.js';
 
@@ -45,7 +46,7 @@ async function claim(deps: Deps, limit: number): Promise<Item[]> {
 
 /** Perform one item. Every action is idempotent (absolute values, block/unblock, delete-if-present, keyed mail). */
 async function perform(deps: Deps, item: Item): Promise<void> {
-  if (item.kind === 'mail.send') return sendMail(deps, Number(item.payload.mailId));
+  if (item.kind === 'mail.send') return sendMail(deps, Number(item.payload.mailId), item.payload.loginOrigin as string | undefined);
   const litellm = deps.litellm;
   if (!litellm) throw new Error('LiteLLM is not configured');
   const keyId = String(item.payload.keyId ?? '');
@@ -87,17 +88,23 @@ async function perform(deps: Deps, item: Item): Promise<void> {
   }
 }
 
-async function sendMail(deps: Deps, mailId: number): Promise<void> {
+/**
+ * Send one logged mail. A sign-in mail (`loginOrigin` set) is logged with its link redacted; its
+ * content, with a freshly minted token, is made here and goes only to Resend.
+ */
+async function sendMail(deps: Deps, mailId: number, loginOrigin?: string): Promise<void> {
   const [mail] = await deps.db.select().from(mailLog).where(eq(mailLog.id, mailId));
   if (!mail || mail.status === 'sent') return;
   if (!deps.mailer) throw new Error('RESEND_API_KEY is not configured');
   try {
+    const content = loginOrigin && mail.userId ? await loginMailAtSend(deps, mail.userId, loginOrigin) : mail;
+    if (!content) throw new MailError('the person was deleted before the sign-in link was sent', false);
     const { id } = await deps.mailer.send({
       from: deps.config.MAIL_FROM,
       to: mail.to,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
+      subject: content.subject,
+      text: content.text,
+      html: content.html,
       idempotencyKey: `mail-${mail.id}`,
     });
     await deps.db.update(mailLog).set({ status: 'sent', providerId: id, sentAt: deps.clock.now(), error: null }).where(eq(mailLog.id, mail.id));

@@ -1,13 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { setCookie } from 'hono/cookie';
-import { randomBytes } from 'node:crypto';
 import { createAdmin, listAdmins } from '../domain/auth/admins.js';
 import { login, logout } from '../domain/auth/sessions.js';
 import { createApiToken, listApiTokens, revokeApiToken } from '../domain/auth/tokens.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp, CSRF_COOKIE, SESSION_COOKIE } from '../http/middleware.js';
 import { endSession, secureCookies } from '../http/cookies.js';
+import { csrfTokenFor } from '../http/csrf.js';
 import { authErrors, conflictError, IdParam, json, jsonBody, notFoundError } from './schemas.js';
 
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
@@ -32,6 +32,7 @@ export const loginRoutes = createRouter().openapi(
     path: '/login',
     tags,
     summary: 'Password login; sets an httpOnly session cookie and a CSRF cookie',
+    security: [],
     request: jsonBody(z.object({ email: z.string().trim().min(1).max(254), password: z.string().min(1).max(256) })),
     responses: {
       200: json(z.object({ admin: AdminSchema, csrfToken: z.string(), expiresAt: z.string() }), 'Logged in'),
@@ -44,7 +45,7 @@ export const loginRoutes = createRouter().openapi(
     const { email, password } = c.req.valid('json');
     const session = await login(c.get('deps'), meta(c), email, password);
     const secure = secureCookies(c);
-    const csrfToken = randomBytes(24).toString('base64url');
+    const csrfToken = csrfTokenFor(session.token, 'admin');
     const maxAge = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
     setCookie(c, SESSION_COOKIE, session.token, { httpOnly: true, sameSite: 'Strict', secure, path: '/', maxAge });
     setCookie(c, CSRF_COOKIE, csrfToken, { httpOnly: false, sameSite: 'Strict', secure, path: '/', maxAge });

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { setCookie } from 'hono/cookie';
+import { getCookie, setCookie } from 'hono/cookie';
 import { endSession } from '../http/cookies.js';
-import { randomBytes } from 'node:crypto';
+import { csrfTokenFor } from '../http/csrf.js';
 import { listAlerts } from '../domain/alerts/list.js';
 import { rotateKey } from '../domain/keys.js';
 import { startCheckout } from '../domain/payments/checkout.js';
@@ -26,7 +26,7 @@ import {
   type PortalEnv,
 } from '../http/portal-auth.js';
 import { ApiError } from '../lib/errors.js';
-import { BalanceSchema, DateParam, ErrorSchema, json, jsonBody, KeySchema, PageQuery } from './schemas.js';
+import { BalanceSchema, DateParam, ErrorSchema, GetMoreSchema, json, jsonBody, KeySchema, PageQuery, QuotaFactsSchema } from './schemas.js';
 
 const tags = ['portal'];
 const err = (d: string) => json(ErrorSchema, d);
@@ -41,7 +41,7 @@ const PackSchema = z
 
 function startSession(c: Context, s: { token: string; expiresAt: Date }) {
   const secure = secureCookies(c);
-  const csrfToken = randomBytes(24).toString('base64url');
+  const csrfToken = csrfTokenFor(s.token, 'portal');
   const maxAge = Math.max(1, Math.floor((s.expiresAt.getTime() - Date.now()) / 1000));
   setCookie(c, PORTAL_COOKIE, s.token, { httpOnly: true, sameSite: 'Strict', secure, path: PORTAL_COOKIE_PATH, maxAge });
   setCookie(c, PORTAL_CSRF_COOKIE, csrfToken, { httpOnly: false, sameSite: 'Strict', secure, path: '/', maxAge });
@@ -60,9 +60,15 @@ export const portalLoginRoutes = createPortalRouter()
       summary: 'Email me a sign-in link (always 202: it never says whether the address has an account)',
       security: [],
       request: jsonBody(z.object({ email: z.string().trim().toLowerCase().email().max(254) })),
-      responses: { 202: json(z.object({ ok: z.boolean() }), 'If the address has an account, a link is on its way'), 400: err('Invalid input'), ...tooMany },
+      responses: {
+        202: json(z.object({ ok: z.boolean() }), 'If the address has an account, a link is on its way'),
+        400: err('Invalid input'),
+        ...tooMany,
+        503: err('PUBLIC_URL is not configured (production)'),
+      },
     }),
     async (c) => {
+      // Answered before the address is looked up: the same time for every address.
       await requestLoginLink(c.get('deps'), meta(c), c.req.valid('json').email, publicOrigin(c));
       return c.json({ ok: true }, 202);
     },
@@ -125,6 +131,8 @@ portalRoutes
               key: KeySchema.nullable(),
               paymentsEnabled: z.boolean(),
               contactEmail: z.string(),
+              quota: QuotaFactsSchema,
+              getMore: GetMoreSchema,
             })
             .openapi('PortalMe'),
           'Me',
@@ -202,7 +210,7 @@ portalRoutes
       const deps = c.get('deps');
       const { user } = await loadUser(deps.db, c.get('person').userId);
       const actor = { id: user.id, label: `self:${user.email}`, role: 'viewer' as const, via: 'session' as const };
-      return c.json(await rotateKey(deps, actor, meta(c), user.id), 200);
+      return c.json(await rotateKey(deps, actor, meta(c), user.id, { keepPortalSession: getCookie(c, PORTAL_COOKIE) }), 200);
     },
   )
   .openapi(

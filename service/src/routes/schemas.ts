@@ -105,3 +105,25 @@ export const DateParam = z
     return year >= 1 && year <= 9999; // what PostgreSQL takes
   }, 'must be an ISO date or date-time (years 1 to 9999)')
   .transform((v) => new Date(v));
+
+export const QuotaFactsSchema = z
+  .object({
+    usedThisPeriod: z.number().int(),
+    availableThisPeriod: z.number().int(),
+    monthlyAllowance: z.number().int(),
+    topupRemaining: z.number().int(),
+    remaining: z.number().int(),
+    period: z.string().openapi({ example: '2026-11-01' }),
+    nextRefill: z.string().openapi({ example: '2026-12-01', description: 'First day of the next period, in timeZone' }),
+    timeZone: z.string().openapi({ example: 'America/Sao_Paulo' }),
+  })
+  .openapi('QuotaFacts', { description: 'Whole tokens (rounded half away from zero)' });
+
+export const GetMoreSchema = z
+  .object({
+    url: z.string().nullable().openapi({ description: 'PUBLIC_URL + /me, or null when PUBLIC_URL is not set' }),
+    text: z.object({ 'pt-BR': z.string().nullable(), en: z.string().nullable() }).openapi({ description: 'QUOTA_HELP_TEXT / QUOTA_HELP_TEXT_EN' }),
+    paymentsEnabled: z.boolean(),
+    contactEmail: z.string(),
+  })
+  .openapi('GetMore');

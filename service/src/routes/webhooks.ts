@@ -18,7 +18,7 @@ const Counts = z.object({ accepted: z.number(), duplicate: z.number(), unattribu
 const err = (d: string) => json(ErrorSchema, d);
 
 /** `Authorization: Bearer <WEBHOOK_SECRET>`, compared in constant time. */
-const webhookAuth = createMiddleware<AppEnv>(async (c, next) => {
+export const webhookAuth = createMiddleware<AppEnv>(async (c, next) => {
   const secret = c.get('deps').config.WEBHOOK_SECRET;
   if (!secret) throw new ApiError('dependency_unavailable', 'WEBHOOK_SECRET is not configured; usage ingestion is off');
   const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');

@@ -160,6 +160,7 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     await next();
   };
   app.use('/key/*', adminGate);
+  app.use('/v2/*', adminGate);
   app.use('/spend/*', adminGate);
 
   app.post('/key/generate', async (c) => {

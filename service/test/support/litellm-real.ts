@@ -4,27 +4,22 @@
  * PostgreSQL server, a free port and a private spool. Needs TEST_DATABASE_URL and the LiteLLM venv
  * (litellm/setup-venv.sh; run.sh installs the rest itself on first use).
  *
- * PROXY_BATCH_WRITE_AT=1: LiteLLM writes key spend to its database in batches every
- * PROXY_BATCH_WRITE_AT seconds (litellm/constants.py; proxy/proxy_server.py update_spend job,
- * default 10 s + jitter) while enforcing from an in-memory counter; tests shorten the interval so
- * /key/info settles in about a second, and poll for it (`settledSpend`).
+ * PROXY_BATCH_WRITE_AT=1: LiteLLM writes key spend and spend logs to its database in batches every
+ * PROXY_BATCH_WRITE_AT + random 0–5 s (litellm/constants.py; proxy/proxy_server.py, the batch
+ * writing job, default 10 s) while enforcing from an in-memory counter; tests shorten the interval
+ * so /key/info settles within ~6 s, and poll for it.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { testDatabaseUrl, withDatabase } from './env.js';
 import { freePort, killGroup, ROOT, run, waitFor } from './processes.js';
+import { litellmVenv, needs } from './requires.js';
 
-export const LITELLM_VENV = process.env.LITELLM_VENV ?? join(ROOT, '.venv-litellm');
-
-/** Why the real proxy cannot run here, or undefined when it can. */
-export function realLiteLLMUnavailable(): string | undefined {
-  if (!testDatabaseUrl()) return 'TEST_DATABASE_URL is not set (LiteLLM needs its own PostgreSQL database)';
-  if (!existsSync(join(LITELLM_VENV, 'bin', 'litellm'))) return `no LiteLLM venv at ${LITELLM_VENV} (run litellm/setup-venv.sh)`;
-  return undefined;
-}
+/** What a test group that runs the real proxy needs (for describeWith). */
+export const needsRealLiteLLM = () => [needs.postgres(), needs.litellm()];
 
 export interface RealLiteLLM {
   url: string;
@@ -39,12 +34,14 @@ export interface RealLiteLLMOptions {
   webhook?: { url: string; secret: string };
   /** Default: a free port. */
   port?: number;
+  /** The PostgreSQL server to create LiteLLM's database on; default TEST_DATABASE_URL. */
+  serverUrl?: string;
   env?: Record<string, string>;
 }
 
 export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLiteLLM> {
-  const server = testDatabaseUrl();
-  if (!server) throw new Error(realLiteLLMUnavailable());
+  const server = opts.serverUrl ?? testDatabaseUrl();
+  if (!server) throw new Error('startRealLiteLLM: TEST_DATABASE_URL is not set');
   const name = `litellm_test_${randomBytes(5).toString('hex')}`;
   const databaseUrl = withDatabase(server, name);
   const port = opts.port ?? (await freePort());
@@ -53,7 +50,7 @@ export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLi
     LITELLM_DATABASE_URL: databaseUrl,
     LITELLM_PORT: String(port),
     LITELLM_MASTER_KEY: opts.masterKey,
-    LITELLM_VENV,
+    LITELLM_VENV: litellmVenv(),
     COMPANION_WEBHOOK_URL: opts.webhook?.url ?? 'http://127.0.0.1:9/unused',
     WEBHOOK_SECRET: opts.webhook?.secret ?? '',
     COMPANION_SPOOL_PATH: join(spool, 'spool.sqlite3'),

@@ -43,3 +43,14 @@ export async function portalLoginWithKey(ctx: TestContext, key: string): Promise
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   return portalClient(ctx, res, csrfToken);
 }
+
+/** Poll `probe` until it returns something other than undefined (background work, outbox). */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('eventually: timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -120,12 +120,56 @@ export async function startStripeFake(opts: { checkoutBase?: string } = {}) {
     sessions,
     requests,
     /** The checkout.session.completed event for a session, paid (payment_intent pi_test_…). */
-    completedEvent(sessionId: string, o: { id?: string; paymentStatus?: 'paid' | 'unpaid' } = {}) {
+    completedEvent(sessionId: string, o: { id?: string; paymentStatus?: 'paid' | 'unpaid'; amountTotal?: number; currency?: string } = {}) {
       const s = sessions.get(sessionId);
       if (!s) throw new Error(`no session ${sessionId}`);
       s.payment_intent ??= rid('pi');
-      const object = { ...s, status: 'complete', payment_status: o.paymentStatus ?? 'paid' };
+      const object = {
+        ...s,
+        status: 'complete',
+        payment_status: o.paymentStatus ?? 'paid',
+        ...(o.amountTotal === undefined ? {} : { amount_total: o.amountTotal, amount_subtotal: o.amountTotal }),
+        ...(o.currency === undefined ? {} : { currency: o.currency }),
+      };
       return event('checkout.session.completed', object, o.id);
+    },
+    /** checkout.session.async_payment_failed (a boleto or bank debit that did not go through). */
+    asyncFailedEvent(sessionId: string) {
+      const s = sessions.get(sessionId);
+      if (!s) throw new Error(`no session ${sessionId}`);
+      s.payment_intent ??= rid('pi');
+      return event('checkout.session.async_payment_failed', { ...s, status: 'complete', payment_status: 'unpaid' });
+    },
+    /**
+     * A dispute event for a completed session's charge, shaped like Stripe's Dispute object:
+     * charge.dispute.created (status needs_response), .closed (won/lost), .funds_reinstated.
+     */
+    disputeEvent(
+      sessionId: string,
+      type: 'charge.dispute.created' | 'charge.dispute.closed' | 'charge.dispute.funds_reinstated',
+      o: { disputeId?: string; amount?: number; status?: string; id?: string } = {},
+    ) {
+      const s = sessions.get(sessionId);
+      if (!s?.payment_intent) throw new Error(`session ${sessionId} was not completed`);
+      const status = o.status ?? (type === 'charge.dispute.created' ? 'needs_response' : type === 'charge.dispute.funds_reinstated' ? 'under_review' : 'won');
+      const dispute = {
+        id: o.disputeId ?? `dp_${s.payment_intent.slice(3)}`,
+        object: 'dispute',
+        amount: o.amount ?? s.amount_total,
+        balance_transactions: [],
+        charge: `ch_${s.payment_intent.slice(3)}`,
+        created: Math.floor(Date.now() / 1000),
+        currency: s.currency,
+        evidence: {},
+        evidence_details: { due_by: Math.floor(Date.now() / 1000) + 7 * 86_400, has_evidence: false, past_due: false, submission_count: 0 },
+        is_charge_refundable: false,
+        livemode: false,
+        metadata: {},
+        payment_intent: s.payment_intent,
+        reason: 'fraudulent',
+        status,
+      };
+      return event(type, dispute, o.id);
     },
     /** charge.refunded for a completed session's payment; amountRefunded is cumulative (minor units). */
     refundEvent(sessionId: string, amountRefunded: number, o: { id?: string; chargeId?: string } = {}) {

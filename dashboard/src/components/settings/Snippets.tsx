@@ -21,6 +21,10 @@ endpoints:
       titleConvo: true
       titleModel: "gpt-4o-mini"
       modelDisplayLabel: "LiteLLM"
+# When a person's tokens run out (or the admin suspends them), LiteLLM with companion_callback.py
+# answers with a message written for them, which LibreChat shows in the conversation: in their
+# language, in tokens, what they used of what, the day the monthly allowance comes back and where
+# to get more (PUBLIC_URL/me, or QUOTA_HELP_TEXT). HTTP 402, so the OpenAI SDK does not retry it.
 `;
 }
 
@@ -33,6 +37,8 @@ litellm_settings:
 COMPANION_WEBHOOK_URL=${origin.replace(/\/+$/, '')}/webhooks/litellm
 WEBHOOK_SECRET=<same value as this service's WEBHOOK_SECRET>
 COMPANION_SPOOL_PATH=/data/litellm-spool.sqlite3   # on a volume
+# Refused chats are explained with this service's facts (GET /webhooks/litellm/person, same secret):
+COMPANION_LOCALE=pt-BR   # language when this service cannot be reached (pt-BR or en)
 `;
 }
 
@@ -69,6 +75,7 @@ export function Snippets() {
         <pre>{librechatYaml(url())}</pre>
         <CopyButton text={librechatYaml(url())} />
       </div>
+      <p class="muted small" data-testid="refusal-note">{t('settings.refusalNote')}</p>
       <h2>{t('settings.litellm')}</h2>
       <div class="snippet">
         <pre>{callbackSnippet(origin)}</pre>

@@ -27,6 +27,8 @@ export const ledgerEntries = pgTable(
     keyId: text('key_id'),
     actor: text('actor').notNull(),
     reason: text('reason'),
+    /** What the entry is, for the statement in the reader's language (e.g. `stripe.dispute`); null: the reason says it. */
+    reasonCode: text('reason_code'),
     createdAt: createdAt(),
   },
   (t) => [index('ledger_user_created_idx').on(t.userId, t.createdAt)],

@@ -24,5 +24,7 @@ export const outbox = pgTable(
   (t) => [
     index('outbox_pending_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
     index('outbox_aggregate_idx').on(t.aggregate, t.id).where(sql`status = 'pending'`),
+    // Retention deletes finished rows by age.
+    index('outbox_done_idx').on(t.doneAt).where(sql`status = 'done'`),
   ],
 );

@@ -13,7 +13,12 @@ export const creditPacks = pgTable('credit_packs', {
   ...timestamps,
 });
 
-export const PAYMENT_STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired'] as const;
+/**
+ * failed: an asynchronous payment (boleto, bank debit) did not go through; needs_review: Stripe's
+ * amount or currency differs from the pack's price at checkout (nothing credited); disputed: the
+ * buyer's bank opened a dispute (the tokens were taken back until it is won).
+ */
+export const PAYMENT_STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired', 'failed', 'needs_review', 'disputed'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 /**
@@ -37,6 +42,11 @@ export const payments = pgTable(
     refundedMinor: int64('refunded_minor').notNull().default(0),
     refundedMilli: int64('refunded_milli').notNull().default(0),
     shortfallMilli: int64('shortfall_milli').notNull().default(0),
+    /** The dispute (chargeback) on this payment, if any: what it took back and could not. */
+    disputeId: text('dispute_id'),
+    disputeStatus: text('dispute_status', { enum: ['open', 'won', 'lost'] }),
+    disputedMilli: int64('disputed_milli').notNull().default(0),
+    disputeShortfallMilli: int64('dispute_shortfall_milli').notNull().default(0),
     note: text('note'),
     paidAt: timestamp('paid_at', { withTimezone: true }),
     refundedAt: timestamp('refunded_at', { withTimezone: true }),

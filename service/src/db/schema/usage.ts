@@ -66,12 +66,20 @@ export const usageRollup = pgTable(
   (t) => [primaryKey({ columns: [t.bucket, t.model, t.status, t.attributed, t.shard] })],
 );
 
-export const deadLetters = pgTable('dead_letters', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
-  source: text('source').notNull(),
-  reason: text('reason').notNull(),
-  payload: text('payload').notNull(),
-  createdAt: createdAt(),
-});
+/** Usage items that could not be booked, with the reason. An admin replays one after a fix (replayed_at). */
+export const deadLetters = pgTable(
+  'dead_letters',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    source: text('source').notNull(),
+    reason: text('reason').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: createdAt(),
+    replayedAt: timestamp('replayed_at', { withTimezone: true }),
+    replayedBy: text('replayed_by'),
+    replayOutcome: text('replay_outcome'),
+  },
+  (t) => [index('dead_letters_open_idx').on(t.id).where(sql`replayed_at is null`), index('dead_letters_created_idx').on(t.createdAt)],
+);
 
 export type UsageEvent = typeof usageEvents.$inferSelect;

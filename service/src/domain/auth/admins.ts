@@ -6,17 +6,12 @@ import { ApiError, conflict } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { Actor, RequestMeta } from '../actor.js';
 import { audit } from '../audit.js';
+import { passwordProblem } from './password-policy.js';
 
-export const PASSWORD_MIN_LENGTH = 12;
-
+/** The password policy (password-policy.ts) as a 400 naming the field. */
 export function checkPasswordPolicy(password: string): void {
-  if (password.length < PASSWORD_MIN_LENGTH) {
-    throw new ApiError('validation_error', `password must have at least ${PASSWORD_MIN_LENGTH} characters`, { field: 'password' });
-  }
-  if (password.length > 256) throw new ApiError('validation_error', 'password is too long', { field: 'password' });
-  if (new Set(password).size < 5) {
-    throw new ApiError('validation_error', 'password is too repetitive', { field: 'password' });
-  }
+  const problem = passwordProblem(password);
+  if (problem) throw new ApiError('validation_error', problem, { field: 'password' });
 }
 
 export function adminView(a: Admin) {

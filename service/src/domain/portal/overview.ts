@@ -3,15 +3,18 @@ import { nextPeriod } from '../../lib/period.js';
 import { projectExhaustion, usedInWindow } from '../alerts/projection.js';
 import { listLedger } from '../reports.js';
 import { alertThresholds } from '../thresholds.js';
-import { getUserView } from '../users/view.js';
+import { howToGetMore, quotaFacts } from '../users/quota.js';
+import { currentKey, loadUser, userView } from '../users/view.js';
 
 /**
  * What the portal's home shows one person: balance (monthly vs purchased), percent used against
  * the alert thresholds, the projected exhaustion date from the last 7 days' burn rate, the key,
- * and whether buying is possible (else: who to ask).
+ * whether buying is possible (else: who to ask), and the quota facts and way out that a refused
+ * chat shows in LibreChat.
  */
 export async function portalOverview(deps: Deps, userId: string) {
-  const view = await getUserView(deps.db, userId);
+  const { user, plan, balance } = await loadUser(deps.db, userId);
+  const view = userView(user, plan, balance, await currentKey(deps.db, userId));
   const now = deps.clock.now();
   const burn = await usedInWindow(deps.db, [userId], now);
   const remainingMilli = Math.round(view.balance.credits * 1000);
@@ -26,6 +29,9 @@ export async function portalOverview(deps: Deps, userId: string) {
     key: view.key,
     paymentsEnabled: Boolean(deps.stripe),
     contactEmail: deps.config.ADMIN_EMAIL,
+    // The same facts LiteLLM's refusal message gives in the chat (GET /webhooks/litellm/person).
+    quota: quotaFacts(plan, balance, deps.config.TIMEZONE),
+    getMore: howToGetMore(deps.config, Boolean(deps.stripe)),
   };
 }
 

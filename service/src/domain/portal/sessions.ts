@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, lt, ne } from 'drizzle-orm';
 import type { Deps } from '../../deps.js';
-import type { Db } from '../../db/client.js';
+import type { Db, Queryable } from '../../db/client.js';
 import { keys, mailLog, portalLoginTokens, portalSessions, users } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { ApiError } from '../../lib/errors.js';
@@ -26,30 +26,61 @@ async function limit(deps: Deps, key: string, max: number) {
 }
 
 /**
- * Email a one-time sign-in link. Always succeeds from the caller's point of view (no account
- * enumeration): unknown or deleted addresses get no mail and the same answer. The mail goes
- * through the mail log and the outbox exactly like alert emails.
+ * Email a one-time sign-in link. Always the same answer, and the same work before it, for every
+ * address (no account enumeration, by the answer or by its timing): only the rate limits run
+ * before the caller is answered; looking the address up and queueing the mail happen after, in
+ * `queueLoginLink` (the returned promise, which callers do not wait for).
  */
-export async function requestLoginLink(deps: Deps, meta: RequestMeta, email: string, origin: string): Promise<void> {
+export async function requestLoginLink(deps: Deps, meta: RequestMeta, email: string, origin: string): Promise<{ queued: Promise<void> }> {
   const address = email.trim().toLowerCase();
   await limit(deps, `portal:link:ip:${meta.ip ?? 'unknown'}`, LIMITS.perIp);
   await limit(deps, `portal:link:email:${address}`, LIMITS.perEmail);
+  const queued = queueLoginLink(deps, meta, address, origin).catch((err) => {
+    deps.log.error({ err: (err as Error).message, requestId: meta.requestId }, 'queueing a sign-in link failed');
+  });
+  return { queued };
+}
+
+export const REDACTED_LINK_TOKEN = '[redacted]';
+
+/**
+ * Unknown or deleted addresses get nothing. Known ones get a mail log row whose link is redacted,
+ * and (with Resend) an outbox item that mints the token only when it sends the mail
+ * (`loginMailAtSend`): the usable link exists only in the email itself, never in the database,
+ * where only the token's sha256 is kept. Without Resend nothing is sent, so no token is made.
+ */
+async function queueLoginLink(deps: Deps, meta: RequestMeta, address: string, origin: string): Promise<void> {
   const [user] = await deps.db.select().from(users).where(and(eq(users.email, address), ne(users.status, 'deleted')));
   if (!user) return;
-  const token = newSecret('tcm');
   const now = deps.clock.now();
-  const content = loginMail({ locale: user.locale, name: user.name, link: `${origin}/me/login?token=${encodeURIComponent(token)}`, minutes: LINK_TTL_MINUTES });
+  const content = loginMail({ locale: user.locale, name: user.name, link: loginLink(origin, REDACTED_LINK_TOKEN), minutes: LINK_TTL_MINUTES });
   const sendMail = Boolean(deps.config.RESEND_API_KEY);
   await deps.db.transaction(async (tx) => {
-    await tx.delete(portalLoginTokens).where(lt(portalLoginTokens.expiresAt, now));
-    await tx.insert(portalLoginTokens).values({ tokenHash: sha256Hex(token), userId: user.id, expiresAt: new Date(now.getTime() + LINK_TTL_MINUTES * 60_000), createdAt: now });
     const [mail] = await tx
       .insert(mailLog)
       .values({ userId: user.id, to: user.email, subject: content.subject, template: 'portal_login', locale: user.locale, text: content.text, html: content.html, status: sendMail ? 'queued' : 'logged', createdAt: now })
       .returning({ id: mailLog.id });
-    if (sendMail) await enqueue(tx, 'mail.send', `mail:${mail!.id}`, { mailId: mail!.id });
-    await audit(tx, `portal:${user.email}`, meta, { action: 'portal.link_sent', targetType: 'user', targetId: user.id });
+    if (sendMail) await enqueue(tx, 'mail.send', `mail:${mail!.id}`, { mailId: mail!.id, loginOrigin: origin });
+    await audit(tx, `portal:${user.email}`, meta, { action: sendMail ? 'portal.link_sent' : 'portal.link_not_sent', targetType: 'user', targetId: user.id });
   });
+}
+
+const loginLink = (origin: string, token: string) => `${origin}/me/login?token=${token === REDACTED_LINK_TOKEN ? token : encodeURIComponent(token)}`;
+
+/**
+ * The sign-in mail as it is sent: a fresh single-use token (15 minutes from now, its hash stored)
+ * in the link. Called by the outbox worker right before the send; null when the person is gone.
+ */
+export async function loginMailAtSend(deps: Pick<Deps, 'db' | 'clock'>, userId: string, origin: string) {
+  const [user] = await deps.db.select().from(users).where(and(eq(users.id, userId), ne(users.status, 'deleted')));
+  if (!user) return null;
+  const token = newSecret('tcm');
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    await tx.delete(portalLoginTokens).where(lt(portalLoginTokens.expiresAt, now));
+    await tx.insert(portalLoginTokens).values({ tokenHash: sha256Hex(token), userId, expiresAt: new Date(now.getTime() + LINK_TTL_MINUTES * 60_000), createdAt: now });
+  });
+  return loginMail({ locale: user.locale, name: user.name, link: loginLink(origin, token), minutes: LINK_TTL_MINUTES });
 }
 
 /** Redeem a link: one atomic UPDATE marks it used, so a second use (or a race) gets 401. */
@@ -102,6 +133,16 @@ export async function personFromPortalSession(db: Db, token: string, now: Date):
     .limit(1);
   if (!row || row.status === 'deleted') return null;
   return { userId: row.userId, via: row.via };
+}
+
+/**
+ * End every portal session of a person (and their unused sign-in links), but `keep` (a session
+ * cookie value): on key rotation, revocation, suspension and deletion.
+ */
+export async function endPortalSessions(q: Queryable, userId: string, opts: { keep?: string } = {}): Promise<void> {
+  const keep = opts.keep ? sha256Hex(opts.keep) : null;
+  await q.delete(portalSessions).where(and(eq(portalSessions.userId, userId), keep ? ne(portalSessions.idHash, keep) : undefined));
+  await q.delete(portalLoginTokens).where(and(eq(portalLoginTokens.userId, userId), isNull(portalLoginTokens.usedAt)));
 }
 
 export async function logoutPortal(db: Db, token: string): Promise<void> {

@@ -120,3 +120,43 @@ describe('jsonArrayItems', () => {
     expect(() => items('[{"a":1},{bad}]')).toThrow(SyntaxError);
   });
 });
+
+describe('parseUsageItem: what LiteLLM charged', () => {
+  const item = (extra: Record<string, unknown>) => {
+    const r = parseUsageItem(event(extra));
+    if (!r.ok) throw new Error(r.reason);
+    return r.item;
+  };
+
+  it('keeps a failure\'s response_cost (a broken stream\'s partial usage) and a failure at 0 free', () => {
+    expect(item({ status: 'failure', response_cost: 0.00014000000000000001 }).costNano).toBe(140_000);
+    expect(item({ status: 'failure', response_cost: 0 }).costNano).toBe(0);
+    expect(item({ status: 'failure', response_cost: undefined }).costNano).toBe(0);
+    expect(parseUsageItem(event({ status: 'failure', response_cost: -0.1 }))).toMatchObject({ ok: false });
+  });
+
+  it('gives a failure and a success of the same call different keys; a failure keeps its old key to find', () => {
+    const success = item({});
+    const failure = item({ status: 'failure' });
+    expect(failure.dedupKey).not.toBe(success.dedupKey);
+    expect(failure.unscopedFailureKey).toBe(success.dedupKey);
+    expect(success.unscopedFailureKey).toBeNull();
+    const noCallId = { litellm_call_id: undefined };
+    expect(item({ ...noCallId, status: 'failure' }).dedupKey).not.toBe(item(noCallId).dedupKey);
+    expect(item({ ...noCallId, status: 'failure' }).dedupKey).toMatch(/^h2:/);
+    // the same failure twice is one key
+    expect(item({ status: 'failure' }).dedupKey).toBe(failure.dedupKey);
+  });
+
+  it('marks successes priced at 0 with tokens as unpriced (not cache hits, not failures, not empty calls)', () => {
+    const tokens = { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 };
+    expect(item({ ...tokens, response_cost: 0 })).toMatchObject({ unpriced: true, metadata: { unpriced: true } });
+    expect(item({ ...tokens, response_cost: '0.0' }).unpriced).toBe(true);
+    expect(item({ prompt_tokens: 5, response_cost: 0 }).unpriced).toBe(true);
+    expect(item({ ...tokens, response_cost: 0.0005 }).unpriced).toBe(false);
+    expect(item({ ...tokens, response_cost: 0, cache_hit: true }).unpriced).toBe(false);
+    expect(item({ ...tokens, response_cost: 0, status: 'failure' }).unpriced).toBe(false);
+    expect(item({ response_cost: 0 }).unpriced).toBe(false);
+    expect(item({ ...tokens, response_cost: 0, cache_hit: true }).metadata).not.toHaveProperty('unpriced');
+  });
+});

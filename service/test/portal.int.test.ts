@@ -141,7 +141,7 @@ describe('what the portal shows', () => {
     const csv = await client.call('GET', '/api/portal/ledger.csv');
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('id,created_at,kind,amount,monthly,topup,period,reason');
+    expect(lines[0]).toBe('id,created_at,kind,amount,monthly,topup,period,reason,outcome');
     expect(lines).toHaveLength(4);
     expect(lines[2]).toContain(',topup,250000,0,250000,');
     const alerts = await (await client.call('GET', '/api/portal/alerts')).json();

@@ -133,11 +133,16 @@ describe('POST /webhooks/litellm', () => {
     expect(list.items.some((e: { litellmCallId: string }) => e.litellmCallId === item.litellm_call_id)).toBe(true);
   });
 
-  it('stores failure events without a debit', async () => {
+  it('stores failure events; debits only what LiteLLM charged for them', async () => {
     const p = await person();
-    const res = await ctx.webhook([payload(p.hash, 0.5, { status: 'failure', error_information: { error_class: 'RateLimitError' } })]);
-    expect(await res.json()).toEqual({ accepted: 1, duplicate: 0, unattributed: 0, rejected: 0 });
-    expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(0);
+    const res = await ctx.webhook([
+      payload(p.hash, 0, { status: 'failure', error_information: { error_class: 'RateLimitError' } }),
+      payload(p.hash, null, { status: 'failure', error_information: { error_class: 'BudgetExceededError' } }),
+      payload(p.hash, COST_1000_CREDITS, { status: 'failure', error_information: { error_class: 'ReadError' } }),
+    ]);
+    expect(await res.json()).toEqual({ accepted: 3, duplicate: 0, unattributed: 0, rejected: 0 });
+    expect((await balanceOf(ctx.deps.db, p.id)).used).toBe(1_000_000);
+    await expectLedgerConsistent(ctx.deps.db);
   });
 
   it('accepts NDJSON and a single object; a bad NDJSON line is dead-lettered', async () => {

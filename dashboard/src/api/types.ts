@@ -35,6 +35,8 @@ export interface Stats {
   today: { credits: number; usd: number };
   period: { credits: number; usd: number; calls: number };
   unattributedEvents: number;
+  /** Models LiteLLM priced at 0 this period although they used tokens (free usage). */
+  unpricedModels?: UnpricedModel[];
   topConsumers: { userId: string; email: string; name: string; credits: number; usd: number }[];
 }
 export interface DailyItem { day: string; model: string; credits: number; usd: number; calls: number }
@@ -42,7 +44,11 @@ export interface UsageItem { day?: string; model?: string; calls: number; tokens
 export interface LedgerEntry {
   id: number; kind: string; amount: number; monthly: number; topup: number; usd: number | null; factor: number;
   period: string; reason: string | null; reasonCode?: string | null; actor: string; keyId: string | null; createdAt: string;
+  /** A usage entry booked from a failed call LiteLLM billed: what the call was. */
+  outcome?: FailureOutcome | null;
 }
+export type FailureOutcome = 'cancelled' | 'timed_out' | 'interrupted' | 'failed';
+export interface UnpricedModel { model: string; calls: number; lastSeen: string }
 export interface Alert { id: string | number; userId: string; email: string; name: string; threshold: number; period: string; percentUsed: number; createdAt: string; emailStatus: string; remainingCredits?: number }
 export interface DeadLetter { id: number; source: string; reason: string; payload: string; createdAt: string; replayedAt: string | null; replayedBy: string | null; replayOutcome: string | null }
 export interface Mail { id: string | number; to: string; subject: string; template: string; status: string; error: string | null; createdAt: string }

@@ -1,4 +1,4 @@
-import type { Key, PersonState } from '../api/types';
+import type { FailureOutcome, Key, PersonState } from '../api/types';
 import { useI18n, type I18n, type MessageKey } from '../i18n';
 
 export function StateBadge(props: { state: PersonState }) {
@@ -8,6 +8,20 @@ export function StateBadge(props: { state: PersonState }) {
 
 export function Badge(props: { tone?: 'ok' | 'warn' | 'bad' | 'muted'; children: string }) {
   return <span class={`badge badge-tone-${props.tone ?? 'muted'}`}>{props.children}</span>;
+}
+
+/** Next to a usage entry booked from a failed call that LiteLLM billed: interrupted, timed out, … */
+export function OutcomeBadge(props: { outcome?: FailureOutcome | null }) {
+  const { t } = useI18n();
+  return (
+    <>
+      {props.outcome ? (
+        <span class="badge badge-tone-warn outcome" title={t('outcome.hint')} data-testid="outcome">
+          {t(`outcome.${props.outcome}` as MessageKey)}
+        </span>
+      ) : null}
+    </>
+  );
 }
 
 /** An alert threshold (`80%` unless given another label): bad from 100%, else warn. */

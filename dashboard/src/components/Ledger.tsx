@@ -5,6 +5,7 @@ import { useI18n, type MessageKey } from '../i18n';
 import { downloadText, toCsv } from '../lib/csv';
 import { EntryReason } from './EntryReason';
 import { withToast } from './form';
+import { OutcomeBadge } from './Badge';
 import { PagedTable } from './PagedTable';
 import { useToast } from './Toasts';
 
@@ -27,8 +28,8 @@ export async function statementCsv(api: Api, userId: string, q: Record<string, s
     if (rows.length >= res.total || res.items.length === 0) break;
   }
   return toCsv(
-    ['id', 'createdAt', 'kind', 'amount', 'monthly', 'topup', 'usd', 'factor', 'period', 'reason', 'actor', 'keyId'],
-    rows.map((e) => [e.id, e.createdAt, e.kind, e.amount, e.monthly, e.topup, e.usd ?? '', e.factor, e.period, e.reason ?? '', e.actor, e.keyId ?? '']),
+    ['id', 'createdAt', 'kind', 'amount', 'monthly', 'topup', 'usd', 'factor', 'period', 'reason', 'actor', 'keyId', 'outcome'],
+    rows.map((e) => [e.id, e.createdAt, e.kind, e.amount, e.monthly, e.topup, e.usd ?? '', e.factor, e.period, e.reason ?? '', e.actor, e.keyId ?? '', e.outcome ?? '']),
   );
 }
 
@@ -86,7 +87,7 @@ export function Ledger(props: { userId: string; version: number }) {
           <tr>
             <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
             <td>
-              <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span>
+              <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span> <OutcomeBadge outcome={e.outcome} />
             </td>
             <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
               {e.amount > 0 ? '+' : ''}

@@ -53,6 +53,18 @@ export default function Overview() {
                 </div>
               </section>
 
+              <Show when={s().unpricedModels?.length}>
+                <section class="card" data-testid="unpriced">
+                  <h2>{t('overview.unpricedTitle')}</h2>
+                  <p class="warn-text">{t('overview.unpricedText')}</p>
+                  <ul>
+                    <For each={s().unpricedModels}>
+                      {(m) => <li>{t('overview.unpricedItem', { model: m.model, n: fmt().num(m.calls), date: fmt().dateTime(m.lastSeen) })}</li>}
+                    </For>
+                  </ul>
+                </section>
+              </Show>
+
               <div class="grid-2">
                 <section class="card">
                   <h2>{t('overview.top')}</h2>

@@ -1,5 +1,5 @@
 import { createResource, createSignal, Show } from 'solid-js';
-import { Badge, ThresholdBadge } from '../components/Badge';
+import { Badge, OutcomeBadge, ThresholdBadge } from '../components/Badge';
 import { EntryReason } from '../components/EntryReason';
 import { BarChart, HBars, lastDays } from '../components/BarChart';
 import { ItemList } from '../components/ItemList';
@@ -45,7 +45,7 @@ export function Activity(props: { version: number }) {
           {(e) => (
             <tr>
               <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
-              <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span></td>
+              <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span> <OutcomeBadge outcome={e.outcome} /></td>
               <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>{e.amount > 0 ? '+' : ''}{fmt().exact(e.amount)}</td>
               <td class="hide-sm ellipsis muted"><EntryReason entry={e} /></td>
             </tr>

@@ -2,6 +2,8 @@ import { and, desc, eq, gte, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { rows, type Queryable } from '../db/client.js';
 import { auditLog, ledgerEntries, usageEvents, type LedgerKind } from '../db/schema/index.js';
 import { milliToCredits, nanoToUsd } from './money.js';
+import { failureOutcome, type FailureOutcome } from './usage/outcome.js';
+import { unpricedModels } from './usage/unpriced.js';
 import { countWhere, paged } from './paging.js';
 
 export interface Range {
@@ -16,11 +18,19 @@ function timeRange(column: typeof ledgerEntries.createdAt | typeof usageEvents.s
   return f;
 }
 
+/**
+ * A person's statement, newest first. A usage entry booked from a failed call says what the call
+ * was (`outcome`: interrupted, timed out, ...; usage/outcome.ts); every other entry has null.
+ */
 export async function listLedger(q: Queryable, userId: string, input: Range & { kind?: LedgerKind; page: number; pageSize: number }) {
   const where = and(eq(ledgerEntries.userId, userId), input.kind ? eq(ledgerEntries.kind, input.kind) : undefined, ...timeRange(ledgerEntries.createdAt, input));
   return paged(
     input,
-    (limit, offset) => q.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.id)).limit(limit).offset(offset),
+    async (limit, offset) => {
+      const page = await q.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.id)).limit(limit).offset(offset);
+      const outcomes = await failureOutcomes(q, page.flatMap((e) => (e.usageEventId === null ? [] : [e.usageEventId])));
+      return page.map((e) => ({ ...e, outcome: e.usageEventId === null ? null : (outcomes.get(e.usageEventId) ?? null) }));
+    },
     () => countWhere(q, ledgerEntries, where),
     (e) => ({
       id: e.id,
@@ -35,14 +45,33 @@ export async function listLedger(q: Queryable, userId: string, input: Range & { 
       reasonCode: e.reasonCode,
       actor: e.actor,
       keyId: e.keyId,
+      outcome: e.outcome,
       createdAt: e.createdAt.toISOString(),
     }),
   );
 }
 
+/** The outcome of each failed call among the given usage events (one primary-key probe each). */
+async function failureOutcomes(q: Queryable, eventIds: number[]): Promise<Map<number, FailureOutcome | null>> {
+  if (eventIds.length === 0) return new Map();
+  const failed = await rows<{ id: string; completion_tokens: number; error_code: string | null; error_class: string | null }>(
+    q,
+    sql`select id, completion_tokens, metadata #>> '{error_information,error_code}' as error_code,
+               metadata #>> '{error_information,error_class}' as error_class
+        from usage_events where id in (select json_array_elements_text(${JSON.stringify(eventIds)}::json)::bigint) and status = 'failure'`,
+  );
+  return new Map(
+    failed.map((r) => [
+      Number(r.id),
+      failureOutcome({ status: 'failure', errorInformation: { error_code: r.error_code, error_class: r.error_class }, completionTokens: Number(r.completion_tokens) }),
+    ]),
+  );
+}
+
 export async function usageSummary(q: Queryable, userId: string, input: Range & { groupBy: 'day' | 'model'; timeZone: string; late?: boolean }) {
   const bucket = input.groupBy === 'day' ? sql`to_char(start_time at time zone ${input.timeZone}, 'YYYY-MM-DD')` : sql`coalesce(model_group, model, 'unknown')`;
-  const filters = [sql`user_id = ${userId}`, sql`status = 'success'`];
+  // A failed call LiteLLM billed is usage like a success (parse.ts); free failures are not.
+  const filters = [sql`user_id = ${userId}`, sql`(status = 'success' or cost_nano > 0)`];
   if (input.from) filters.push(sql`start_time >= ${input.from.toISOString()}::timestamptz`);
   if (input.to) filters.push(sql`start_time < ${input.to.toISOString()}::timestamptz`);
   if (input.late !== undefined) filters.push(sql`late = ${input.late}`);
@@ -113,8 +142,8 @@ export async function stats(q: Queryable, input: { now: Date; timeZone: string; 
   const dayStart = localDayStart(input.now, input.timeZone, 0);
   const [usage] = await rows<Record<string, string>>(
     q,
-    sql`select coalesce(sum(debit_milli) filter (where status = 'success' and bucket >= ${dayStart}), 0) as today_milli,
-               coalesce(sum(cost_nano) filter (where status = 'success' and bucket >= ${dayStart}), 0) as today_nano,
+    sql`select coalesce(sum(debit_milli) filter (where bucket >= ${dayStart}), 0) as today_milli,
+               coalesce(sum(cost_nano) filter (where bucket >= ${dayStart}), 0) as today_nano,
                coalesce(sum(calls), 0) as period_calls
         from usage_rollup where bucket >= ${input.periodStart.toISOString()}::timestamptz`,
   );
@@ -124,6 +153,7 @@ export async function stats(q: Queryable, input: { now: Date; timeZone: string; 
     q,
     sql`select count(*) as n from usage_events where late and created_at >= ${input.periodStart.toISOString()}::timestamptz`,
   );
+  const unpriced = await unpricedModels(q, input.periodStart);
   const top = await rows<{ user_id: string; email: string; name: string; milli: string; nano: string }>(
     q,
     sql`select b.user_id, u.email, u.name, b.period_used_milli as milli, b.period_used_nano as nano
@@ -138,6 +168,7 @@ export async function stats(q: Queryable, input: { now: Date; timeZone: string; 
     period: { credits: milliToCredits(n(people?.period_milli)), usd: nanoToUsd(n(people?.period_nano)), calls: n(usage?.period_calls) },
     unattributedEvents: n(unattributed?.n),
     lateEventsThisPeriod: n(late?.n),
+    unpricedModels: unpriced,
     topConsumers: top.map((t) => ({ userId: t.user_id, email: t.email, name: t.name, credits: milliToCredits(n(t.milli)), usd: nanoToUsd(n(t.nano)) })),
   };
 }
@@ -150,7 +181,7 @@ function csvCell(v: unknown): string {
 
 /** Usage per person, model and day for a range, as CSV. */
 export async function usageCsv(q: Queryable, input: Range & { timeZone: string }): Promise<string> {
-  const filters = [sql`e.status = 'success'`, sql`e.user_id is not null`];
+  const filters = [sql`(e.status = 'success' or e.cost_nano > 0)`, sql`e.user_id is not null`];
   if (input.from) filters.push(sql`e.start_time >= ${input.from.toISOString()}::timestamptz`);
   if (input.to) filters.push(sql`e.start_time < ${input.to.toISOString()}::timestamptz`);
   const list = await rows<Record<string, string>>(
@@ -176,16 +207,17 @@ function localDayStart(now: Date, timeZone: string, daysAgo: number): SQL {
 }
 
 /**
- * Attributed successful calls per local day and model over the last `days` whole days, today
- * included (overview chart), from usage_rollup: local midnights fall on its 15-minute buckets.
+ * Attributed usage per local day and model over the last `days` whole days, today included
+ * (overview chart), from usage_rollup: local midnights fall on its 15-minute buckets. Credits and
+ * USD include failed calls LiteLLM billed; `calls` counts successful calls.
  */
 export async function dailyUsage(q: Queryable, input: { now: Date; days: number; timeZone: string }) {
   const list = await rows<{ day: string; model: string; milli: string; nano: string; calls: string }>(
     q,
     sql`select to_char(bucket at time zone ${input.timeZone}, 'YYYY-MM-DD') as day, model,
-               sum(debit_milli) as milli, sum(cost_nano) as nano, sum(calls) as calls
+               sum(debit_milli) as milli, sum(cost_nano) as nano, coalesce(sum(calls) filter (where status = 'success'), 0) as calls
         from usage_rollup
-        where status = 'success' and attributed and bucket >= ${localDayStart(input.now, input.timeZone, input.days - 1)}
+        where (status = 'success' or debit_milli > 0) and attributed and bucket >= ${localDayStart(input.now, input.timeZone, input.days - 1)}
         group by 1, 2 order by 1, 2`,
   );
   return list.map((r) => ({ day: r.day, model: r.model, credits: milliToCredits(Number(r.milli)), usd: nanoToUsd(Number(r.nano)), calls: Number(r.calls) }));

@@ -10,6 +10,7 @@ export interface Metrics {
   outboxDepth: Gauge;
   outboxOldestSeconds: Gauge;
   reconciliationDrift: Gauge<'kind'>;
+  unpricedCalls: Counter<'model'>;
 }
 
 /** One registry per service instance (tests build many apps in one process). */
@@ -32,6 +33,12 @@ export function createMetrics(collect?: (m: Metrics) => Promise<void>): Metrics 
     outboxDepth: new Gauge({ name: 'companion_outbox_pending', help: 'Outbox items waiting', registers: [registry] }),
     outboxOldestSeconds: new Gauge({ name: 'companion_outbox_oldest_seconds', help: 'Age of the oldest waiting outbox item', registers: [registry] }),
     reconciliationDrift: new Gauge({ name: 'companion_reconciliation_items', help: 'Differences in the last reconciliation, by kind', labelNames: ['kind'], registers: [registry] }),
+    unpricedCalls: new Counter({
+      name: 'companion_unpriced_calls_total',
+      help: 'Successful calls LiteLLM priced at 0 although they used tokens (model missing from its cost map: free usage), by model',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
   };
   if (collect) {
     // refreshed at scrape time
@@ -45,4 +52,20 @@ export function createMetrics(collect?: (m: Metrics) => Promise<void>): Metrics 
     } });
   }
   return m;
+}
+
+/** Distinct model labels kept on companion_unpriced_calls_total; beyond them, `model="other"`. */
+const MAX_UNPRICED_MODEL_LABELS = 100;
+
+const unpricedLabels = new WeakMap<Metrics, Set<string>>();
+
+/** Count unpriced calls per model (label values bounded: the model name comes from the payload). */
+export function countUnpriced(m: Metrics, perModel: Record<string, number>): void {
+  let seen = unpricedLabels.get(m);
+  if (!seen) unpricedLabels.set(m, (seen = new Set()));
+  for (const [model, n] of Object.entries(perModel)) {
+    const label = seen.has(model) || seen.size < MAX_UNPRICED_MODEL_LABELS ? model : 'other';
+    seen.add(label);
+    m.unpricedCalls.inc({ model: label }, n);
+  }
 }

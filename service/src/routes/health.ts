@@ -4,6 +4,8 @@ import { one } from '../db/client.js';
 import type { AppEnv } from '../http/env.js';
 import { safeEqual } from '../lib/crypto.js';
 import { ApiError } from '../lib/errors.js';
+import { periodOf, periodStartInstant } from '../lib/period.js';
+import { unpricedDetail, unpricedModels } from '../domain/usage/unpriced.js';
 
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
@@ -34,6 +36,17 @@ export const healthRoutes = new Hono<AppEnv>()
       checks.outbox = { ok: true, pending: Number(lag?.pending ?? 0), oldestSeconds: lag?.oldest === null || lag?.oldest === undefined ? 0 : Math.round(Number(lag.oldest)) };
     } catch (e) {
       checks.database = { ok: false, detail: (e as Error).message };
+    }
+    if (checks.database.ok) {
+      // Informational (never makes us unready): models LiteLLM did not price this period.
+      try {
+        const tz = deps.config.TIMEZONE;
+        const unpriced = await withTimeout(unpricedModels(deps.db, periodStartInstant(periodOf(deps.clock.now(), tz), tz)), 2000);
+        const detail = unpricedDetail(unpriced);
+        checks.pricing = { ok: true, unpricedModels: unpriced.length, ...(detail ? { detail } : {}) };
+      } catch (e) {
+        checks.pricing = { ok: true, detail: `unknown: ${(e as Error).message}` };
+      }
     }
     if (deps.redis) {
       try {

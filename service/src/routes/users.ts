@@ -10,6 +10,7 @@ import { changeStatus } from '../domain/users/status.js';
 import { updateUser } from '../domain/users/update.js';
 import { currentKey, getUserView } from '../domain/users/view.js';
 import { LEDGER_KINDS } from '../db/schema/index.js';
+import { FAILURE_OUTCOMES } from '../domain/usage/outcome.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
@@ -163,6 +164,10 @@ const ledgerRoute = createRoute({
             reason: z.string().nullable(),
             actor: z.string(),
             keyId: z.string().nullable(),
+            outcome: z
+              .enum(FAILURE_OUTCOMES)
+              .nullable()
+              .openapi({ description: 'For a usage entry booked from a failed call (LiteLLM billed it): what the call was. Null otherwise.' }),
             createdAt: z.string(),
           }),
         ),

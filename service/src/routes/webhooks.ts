@@ -10,6 +10,7 @@ import { QueueFull, semaphore } from '../lib/semaphore.js';
 import type { IncomingMessage } from 'node:http';
 import { clientIp, enforceRateLimit } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
+import { countUnpriced } from '../lib/metrics.js';
 import { ErrorSchema, json } from './schemas.js';
 import type { Deps } from '../deps.js';
 
@@ -99,10 +100,11 @@ export function webhookRoutes(opts: { maxBodyBytes: number; maxConcurrent: numbe
     // young (see bench/).
     const batch = readBatch(deps, new Uint8Array(await c.req.raw.arrayBuffer()), c.req.header('x-companion-signature'));
     const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
-    const { alertsFired, ...counts } = await bookUsage(deps, batch, { source });
+    const { alertsFired, unpriced, ...counts } = await bookUsage(deps, batch, { source });
     for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);
     if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
-    c.get('log').debug({ ...counts, alertsFired }, 'usage batch booked');
+    countUnpriced(deps.metrics, unpriced);
+    c.get('log').debug({ ...counts, alertsFired, unpriced }, 'usage batch booked');
     return c.json(counts, 200);
   });
 }

@@ -63,6 +63,8 @@ export const usageRollup = pgTable(
     calls: int64('calls').notNull(),
     debitMilli: int64('debit_milli').notNull(),
     costNano: int64('cost_nano').notNull(),
+    /** Of the calls, successes LiteLLM priced at 0 that used tokens: models missing from its cost map. */
+    unpricedCalls: int64('unpriced_calls').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.bucket, t.model, t.status, t.attributed, t.shard] })],
 );

@@ -45,11 +45,11 @@ function csvCell(v: unknown): string {
 
 /** The person's whole statement (newest first, capped at 10,000 entries) as CSV. */
 export async function statementCsv(deps: Deps, userId: string): Promise<string> {
-  const header = ['id', 'created_at', 'kind', 'amount', 'monthly', 'topup', 'period', 'reason'];
+  const header = ['id', 'created_at', 'kind', 'amount', 'monthly', 'topup', 'period', 'reason', 'outcome'];
   const lines = [header.join(',')];
   for (let page = 1; page <= 50; page++) {
     const res = await listLedger(deps.db, userId, { page, pageSize: 200 });
-    for (const e of res.items) lines.push([e.id, e.createdAt, e.kind, e.amount, e.monthly, e.topup, e.period, e.reason].map(csvCell).join(','));
+    for (const e of res.items) lines.push([e.id, e.createdAt, e.kind, e.amount, e.monthly, e.topup, e.period, e.reason, e.outcome].map(csvCell).join(','));
     if (page * 200 >= res.total || res.items.length === 0) break;
   }
   return lines.join('\n') + '\n';

@@ -19,6 +19,8 @@ export interface IngestCounts {
 
 export interface IngestResult extends IngestCounts {
   alertsFired: number;
+  /** New unpriced calls (successes LiteLLM priced at 0 with tokens) per model. */
+  unpriced: Record<string, number>;
 }
 
 export interface IngestOptions {
@@ -56,22 +58,31 @@ interface Lookup {
   /** Our keys among the batch's hashes, with their person's balance as it was at the start. */
   keys: (KeyOwner & { token_hash: string })[] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;
-  /** Legacy dedup keys of this batch already stored (see legacyBookedSql). */
+  /** Earlier-version dedup keys of this batch already stored (see earlierBookedSql). */
   legacy: string[] | null;
 }
 
 /**
- * The batch's events already booked under their legacy dedup key (versions before the normalised
- * start instant stored the start time's hash as sent; docs/money.md). Only start times before
- * `dedup_legacy_before` (set by the migration that introduced the new keys) can have one, so new
- * traffic skips the lookup; each probe is one unique-index lookup on (start_time, dedup_key).
+ * The batch's events already booked under a key an earlier version gave them:
+ *  - their legacy dedup key (versions before the normalised start instant stored the start time's
+ *    hash as sent; docs/money.md). Only start times before `dedup_legacy_before` (set by the
+ *    migration that introduced the new keys) can have one, so new traffic skips the lookup;
+ *  - for a failure, its unscoped key (versions before status-scoped failure keys stored a failure
+ *    under the key its success now has): probed for failures only, which are few.
+ * A stored row counts only with the same status: a failure and a success of one call are two
+ * events (parse.ts, failureDedupKeyOf). Each probe is one unique-index lookup on
+ * (start_time, dedup_key). Answers `<status>:<key>` of each one found.
  */
-function legacyBookedSql(items: UsageItem[]) {
-  const pairs = JSON.stringify(items.map((g) => ({ k: g.legacy.dedupKey, t: g.legacy.startTime })));
-  return sql`(select json_agg(p.k) from json_to_recordset(${pairs}::json) as p(k text, t timestamptz)
-    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k))
-       or (p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before')
-           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k)))`;
+function earlierBookedSql(items: UsageItem[]) {
+  const probes: { k: string; t: string | null; s: string; always: boolean }[] = [];
+  for (const g of items) {
+    probes.push({ k: g.legacy.dedupKey, t: g.legacy.startTime, s: g.status, always: false });
+    if (g.unscopedFailureKey) probes.push({ k: g.unscopedFailureKey, t: g.startTime?.toISOString() ?? null, s: g.status, always: true });
+  }
+  return sql`(select json_agg(p.s || ':' || p.k) from json_to_recordset(${JSON.stringify(probes)}::json) as p(k text, t timestamptz, s text, always boolean)
+    where (p.t is null and exists (select 1 from usage_events u where u.start_time is null and u.dedup_key = p.k and u.status = p.s))
+       or ((p.always or p.t < (select (value #>> '{}')::timestamptz from settings where key = 'dedup_legacy_before'))
+           and exists (select 1 from usage_events u where u.start_time = p.t and u.dedup_key = p.k and u.status = p.s)))`;
 }
 
 /**
@@ -128,7 +139,7 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
   const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
   const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
   const now = deps.clock.now();
-  const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0 };
+  const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0, unpriced: {} };
   const deadLetter = async (tx: Queryable) => {
     if (dead.length === 0) return;
     result.rejected = dead.length;
@@ -156,7 +167,7 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
-                 ${legacyBookedSql(good)} as legacy`,
+                 ${earlierBookedSql(good)} as legacy`,
   ))!;
   // The first event after a boundary rolls its person over (each in its own short transaction,
   // idempotent): the booking below then charges every event by its start time (docs/quotas.md).
@@ -188,6 +199,7 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
     });
     result.duplicate += events.count - booked.inserted;
     result.unattributed = booked.unattributed;
+    result.unpriced = booked.unpriced;
     result.accepted = booked.inserted - booked.unattributed;
     result.alertsFired = await evaluateAlerts(
       tx,
@@ -220,7 +232,11 @@ function serialiseEvents(
   const limits = usageLimits();
   let alreadyBooked = 0;
   for (const g of items) {
-    if (ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) || ctx.legacyBooked.has(g.legacy.dedupKey)) {
+    if (
+      ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) ||
+      ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`) ||
+      (g.unscopedFailureKey !== null && ctx.legacyBooked.has(`failure:${g.unscopedFailureKey}`))
+    ) {
       alreadyBooked++;
       continue;
     }
@@ -307,6 +323,8 @@ interface Booked {
   inserted: number;
   /** Of those, events whose key is not ours. */
   unattributed: number;
+  /** Of those, unpriced successes (UsageItem.unpriced) per model. */
+  unpriced: Record<string, number>;
   /** People whose usage crossed an alert threshold, with the period it belongs to (usage only ever raises it). */
   crossed: { userId: string; period: string }[];
 }
@@ -349,7 +367,7 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.used)`;
-  const [out] = await rows<{ inserted: number; unattributed: number; billed: number; balances: BookedBalance[] | null }>(tx, sql`
+  const [out] = await rows<{ inserted: number; unattributed: number; unpriced: Record<string, number> | null; billed: number; balances: BookedBalance[] | null }>(tx, sql`
     with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
@@ -363,15 +381,16 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
         end_time timestamptz, late boolean, metadata jsonb)
       on conflict (start_time, dedup_key) do nothing
       returning id, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
-        coalesce(start_time, ${nowIso}::timestamptz) as at, late),
+        coalesce(start_time, ${nowIso}::timestamptz) as at, late, coalesce(metadata ? 'unpriced', false) as unpriced),
     rollup as (
-      insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano)
+      insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano, unpriced_calls)
       select date_bin('15 minutes', i.start_time, timestamptz '2000-01-01 00:00:00+00'), i.model, i.status, i.user_id is not null,
-        pg_backend_pid() % 8, count(*), sum(i.debit_milli), sum(i.cost_nano)
+        pg_backend_pid() % 8, count(*), sum(i.debit_milli), sum(i.cost_nano), count(*) filter (where i.unpriced)
       from ins i where i.start_time is not null
       group by 1, 2, 3, 4
       on conflict (bucket, model, status, attributed, shard) do update
-        set calls = r.calls + excluded.calls, debit_milli = r.debit_milli + excluded.debit_milli, cost_nano = r.cost_nano + excluded.cost_nano
+        set calls = r.calls + excluded.calls, debit_milli = r.debit_milli + excluded.debit_milli, cost_nano = r.cost_nano + excluded.cost_nano,
+          unpriced_calls = r.unpriced_calls + excluded.unpriced_calls
       returning 1),
     e as (select * from ins where user_id is not null and cost_nano > 0),
     locked as (
@@ -442,6 +461,7 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       from bal)
     select (select count(*) from ins)::int as inserted,
            (select count(*) from ins where user_id is null)::int as unattributed,
+           (select json_object_agg(u.model, u.n) from (select model, count(*)::int as n from ins where unpriced group by model) u) as unpriced,
            (select count(distinct user_id) from e)::int as billed,
            (select json_agg(alerted) from alerted) as balances`);
   const balances = out!.balances ?? [];
@@ -460,5 +480,5 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       crossed.push({ userId: r.user_id, period: r.prev_period });
     }
   }
-  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), crossed };
+  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), unpriced: out!.unpriced ?? {}, crossed };
 }

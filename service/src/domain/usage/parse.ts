@@ -9,6 +9,11 @@ export interface UsageItem {
    * time as sent): a re-delivery of an event booked before the normalised keys is found by it.
    */
   legacy: { dedupKey: string; startTime: string | null };
+  /**
+   * A failure's key as versions before status-scoped failure keys stored it (the success key of
+   * the same call): a re-delivery of a failure booked by them is found by it. Null for successes.
+   */
+  unscopedFailureKey: string | null;
   litellmCallId: string | null;
   providerId: string | null;
   keyHash: string | null;
@@ -20,6 +25,11 @@ export interface UsageItem {
   completionTokens: number;
   totalTokens: number;
   costNano: number;
+  /**
+   * A success LiteLLM priced at 0 although it used tokens (and was not a cache hit): the model is
+   * missing from LiteLLM's cost map, so the call was free to the person (docs/operations.md).
+   */
+  unpriced: boolean;
   startTime: Date | null;
   endTime: Date | null;
   metadata: Record<string, unknown>;
@@ -103,6 +113,24 @@ function legacyTime(v: unknown): Date | null {
 function dedupKeyOf(callId: string | null, providerId: string | null, callType: string | null, start: bigint | null, keyHash: string | null): string {
   const at = start === null ? '' : start.toString();
   return callId ? `c2:${sha256Hex(JSON.stringify([callId, at, keyHash]))}` : `h2:${sha256Hex(JSON.stringify([providerId, at, keyHash, callType]))}`;
+}
+
+/**
+ * A failure's key also names its status, so a failure and a success of the same call never
+ * collapse into one event, even with the same call id and start instant: LiteLLM reports a
+ * failed attempt and the retry or fallback that then succeeds under the same litellm_call_id
+ * (router retries and fallbacks keep the request's call id), and an interrupted stream that a
+ * fallback completes is reported as a priced failure and then as a success of the same request
+ * (litellm_core_utils/streaming_handler.py: CustomStreamWrapper._record_partial_usage_for_failure).
+ * Both are billed by LiteLLM, so both are booked. Success keys are unchanged (a re-delivery of a
+ * success booked by an earlier version keeps its key); the extra array element keeps the two
+ * spaces of keys apart.
+ */
+function failureDedupKeyOf(callId: string | null, providerId: string | null, callType: string | null, start: bigint | null, keyHash: string | null): string {
+  const at = start === null ? '' : start.toString();
+  return callId
+    ? `c2:${sha256Hex(JSON.stringify([callId, at, keyHash, 'failure']))}`
+    : `h2:${sha256Hex(JSON.stringify([providerId, at, keyHash, callType, 'failure']))}`;
 }
 
 /** The key versions before 2 stored: the start time hashed as sent, `|`-joined. */
@@ -220,7 +248,13 @@ export function parseUsageItem(raw: unknown): ParseResult {
   } else {
     return { ok: false, reason: 'response_cost is not a number' };
   }
-  if (status === 'failure') costNano = 0; // failures are stored, never debited
+  // A failure is debited its response_cost exactly like a success: LiteLLM adds it to the key's
+  // spend. A stream broken mid-way carries the priced partial usage
+  // (litellm_core_utils/streaming_handler.py: CustomStreamWrapper._record_partial_usage_for_failure,
+  // kept by litellm_core_utils/litellm_logging.py: Logging._failure_handler_helper_fn), and
+  // proxy/hooks/proxy_track_cost_callback.py: _ProxyDBLogger.async_post_call_failure_hook writes
+  // that cost to the key's spend. A failure reported at 0 (refusals, provider errors) stays a
+  // free, stored event.
 
   const meta = (p.metadata && typeof p.metadata === 'object' ? p.metadata : {}) as Record<string, unknown>;
   const rawKeyHash = str(meta.user_api_key_hash) ?? (typeof meta.user_api_key === 'string' && /^[0-9a-f]{64}$/.test(meta.user_api_key) ? meta.user_api_key : null);
@@ -229,7 +263,15 @@ export function parseUsageItem(raw: unknown): ParseResult {
   const providerId = str(p.id);
   const callType = str(p.call_type);
   const start = instantMicros(p.startTime);
-  const dedupKey = dedupKeyOf(litellmCallId, providerId, callType, start, keyHash);
+  const unscopedKey = dedupKeyOf(litellmCallId, providerId, callType, start, keyHash);
+  const dedupKey = status === 'failure' ? failureDedupKeyOf(litellmCallId, providerId, callType, start, keyHash) : unscopedKey;
+  const promptTokens = tokens(p.prompt_tokens);
+  const completionTokens = tokens(p.completion_tokens);
+  const totalTokens = tokens(p.total_tokens);
+  // LiteLLM reports 0, not null, for a model its cost map lacks (litellm_logging.py:
+  // get_standard_logging_object_payload takes `response_cost or 0.0`), and 0 for a cache hit
+  // (Logging._process_hidden_params_and_response_cost): only the first is unpriced usage.
+  const unpriced = status === 'success' && costNano === 0 && p.cache_hit !== true && (totalTokens > 0 || promptTokens + completionTokens > 0);
   const legacy = { dedupKey: legacyDedupKeyOf(p, litellmCallId, providerId, callType, rawKeyHash), startTime: legacyTime(p.startTime)?.toISOString() ?? null };
 
   const metadata: Record<string, unknown> = {};
@@ -237,12 +279,14 @@ export function parseUsageItem(raw: unknown): ParseResult {
   if (p.end_user) metadata.end_user = storableJson(p.end_user, 1);
   if (status === 'failure' && p.error_information) metadata.error_information = storableJson(p.error_information, 1);
   if (rehashed) metadata.key_hash_rehashed = true;
+  if (unpriced) metadata.unpriced = true;
 
   return {
     ok: true,
     item: {
       dedupKey,
       legacy,
+      unscopedFailureKey: status === 'failure' ? unscopedKey : null,
       litellmCallId,
       providerId,
       keyHash,
@@ -250,10 +294,11 @@ export function parseUsageItem(raw: unknown): ParseResult {
       callType,
       model: str(p.model),
       modelGroup: str(p.model_group),
-      promptTokens: tokens(p.prompt_tokens),
-      completionTokens: tokens(p.completion_tokens),
-      totalTokens: tokens(p.total_tokens),
+      promptTokens,
+      completionTokens,
+      totalTokens,
       costNano,
+      unpriced,
       startTime: toDate(start),
       endTime: toDate(instantMicros(p.endTime)),
       metadata,

@@ -7,6 +7,7 @@ import type { Actor, RequestMeta } from '../actor.js';
 import { audit } from '../audit.js';
 import { countWhere, paged } from '../paging.js';
 import { bookUsage, prepareUsage } from '../usage/ingest.js';
+import { countUnpriced } from '../../lib/metrics.js';
 
 type DeadLetter = typeof deadLetters.$inferSelect;
 
@@ -62,6 +63,7 @@ export async function replayDeadLetter(deps: Deps, actor: Actor, meta: RequestMe
     .where(and(eq(deadLetters.id, id), isNull(deadLetters.replayedAt)))
     .returning();
   await audit(deps.db, actor, meta, { action: 'dead_letter.replay', targetType: 'dead_letter', targetId: String(id), after: { outcome } });
-  const { alertsFired: _a, ...result } = counts;
+  const { alertsFired: _a, unpriced, ...result } = counts;
+  countUnpriced(deps.metrics, unpriced);
   return { deadLetter: deadLetterView(updated ?? letter), result };
 }

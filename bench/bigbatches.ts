@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check, type Expected, type Sql } from './lib/db.js';
 import { buildEvent, milliOf, pickPerson, type Person } from './lib/events.js';
-import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
+import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service, runScenario } from './lib/proc.js';
 import { seedPeople } from './lib/seed.js';
 import { env, num, RESULTS } from './lib/env.js';
 
@@ -222,12 +222,4 @@ checks`);
   return checks.every((c) => c.ok) && (env.BENCH_STRICT !== '1' || result.targets.peakRssMb.pass);
 }
 
-main().then(
-  async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
-  async (e: unknown) => {
-    console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
-    try { console.error(`--- tail of bench/results/service.log ---\n${readFileSync(path.join(RESULTS, 'service.log'), 'utf8').slice(-3000)}`); } catch { /* no log */ }
-    await cleanup();
-    process.exit(1);
-  },
-);
+runScenario(main, cleanup, path.join(RESULTS, 'service.log'));

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { connect, createDatabase, dropDatabase, verify, withDatabase, type Check, type Expected, type Sql } from './lib/db.js';
-import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
+import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service, runScenario } from './lib/proc.js';
 import { samplePgActivity, summariseCpuProfile } from './lib/profile.js';
 import { seedPeople } from './lib/seed.js';
 import { benchDatabaseUrl, env, num, RESULTS, ROOT } from './lib/env.js';
@@ -209,12 +209,4 @@ checks`);
   console.log(`written bench/results/latest.json${r.profile ? ' (with profile)' : ''}`);
 }
 
-main().then(
-  async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
-  async (e: unknown) => {
-    console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
-    try { console.error(`--- tail of bench/results/service.log ---\n${readFileSync(path.join(RESULTS, 'service.log'), 'utf8').slice(-3000)}`); } catch { /* no log */ }
-    await cleanup();
-    process.exit(1);
-  },
-);
+runScenario(main, cleanup, path.join(RESULTS, 'service.log'));

@@ -135,3 +135,19 @@ export function machine(pgVersion: string) {
     kernel: os.release(),
   };
 }
+
+/**
+ * Run a scenario's `main` to its end: exit 0 when it passed, 1 when it failed or threw (then the
+ * tail of the service log is printed); `cleanup` runs in every case.
+ */
+export function runScenario(main: () => Promise<boolean>, cleanup: () => Promise<void>, serviceLog: string): void {
+  main().then(
+    async (ok) => { await cleanup(); process.exit(ok ? 0 : 1); },
+    async (e: unknown) => {
+      console.error(`bench failed: ${e instanceof Error ? e.stack : String(e)}`);
+      try { console.error(`--- tail of ${serviceLog} ---\n${readFileSync(serviceLog, 'utf8').slice(-3000)}`); } catch { /* no log */ }
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}

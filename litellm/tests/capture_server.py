@@ -39,6 +39,7 @@ class CaptureServer:
                 pass
 
             def _answer(self, status: int, payload: object) -> None:
+                # no keep-alive: after stop() nothing may still be served on an old connection
                 out = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -84,15 +85,7 @@ class CaptureServer:
                     with outer._cond:
                         outer.events.extend(items)
                         outer._cond.notify_all()
-                out = json.dumps({"ok": 200 <= status < 300}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                # no keep-alive: after stop() nothing may still be served on an old connection
-                self.send_header("Connection", "close")
-                self.close_connection = True
-                self.end_headers()
-                self.wfile.write(out)
+                self._answer(status, {"ok": 200 <= status < 300})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True

@@ -35,6 +35,8 @@ export interface Stats {
   today: { credits: number; usd: number };
   period: { credits: number; usd: number; calls: number };
   unattributedEvents: number;
+  /** Events this period that arrived after their own period's grace window (charged to this one). */
+  lateEventsThisPeriod?: number;
   /** Models LiteLLM priced at 0 this period although they used tokens (free usage). */
   unpricedModels?: UnpricedModel[];
   topConsumers: { userId: string; email: string; name: string; credits: number; usd: number }[];

@@ -23,7 +23,7 @@ export const en: Dict = {
   'overview.outbox': 'Outbox', 'overview.pending': '{n} pending', 'overview.oldest': 'oldest {s}s ago', 'overview.litellm': 'LiteLLM',
   'overview.notConfigured': 'not configured (LITELLM_URL)', 'mailStatus.logged': 'logged', 'mailStatus.queued': 'queued', 'mailStatus.sent': 'sent', 'mailStatus.failed': 'failed', 'mailStatus.none': 'no email',
   'overview.reachable': 'reachable', 'overview.unreachable': 'unreachable', 'overview.reconciliation': 'Last reconciliation', 'overview.never': 'never',
-  'overview.unattributed': 'Unattributed events', 'overview.reconStats': '{checked} keys · {fixed} repaired · {unexplained} unexplained', 'overview.drift': '{n} drifted', 'overview.noUsage': 'No usage in this range.',
+  'overview.unattributed': 'Unattributed events', 'overview.late': 'Late events this period', 'overview.lateHint': 'Calls that arrived after their month’s grace window and were charged to this month', 'overview.reconStats': '{checked} keys · {fixed} repaired · {unexplained} unexplained', 'overview.drift': '{n} drifted', 'overview.noUsage': 'No usage in this range.',
   'people.title': 'People', 'people.new': 'New person', 'people.search': 'Search name or email', 'people.state': 'State', 'people.plan': 'Plan',
   'people.usage': 'Usage', 'people.minPercent': 'Minimum usage', 'people.any': 'Any', 'people.balance': 'Balance', 'people.sort': 'Sort',
   'people.created': 'Created', 'people.empty': 'Nobody matches these filters.',

@@ -22,7 +22,7 @@ export const pt = {
   'overview.outbox': 'Fila de envio', 'overview.pending': 'pendentes: {n}', 'overview.oldest': 'mais antigo há {s}s', 'overview.litellm': 'LiteLLM',
   'overview.notConfigured': 'não configurado (LITELLM_URL)', 'mailStatus.logged': 'registrado', 'mailStatus.queued': 'na fila', 'mailStatus.sent': 'enviado', 'mailStatus.failed': 'falhou', 'mailStatus.none': 'sem e-mail',
   'overview.reachable': 'acessível', 'overview.unreachable': 'inacessível', 'overview.reconciliation': 'Última reconciliação', 'overview.never': 'nunca',
-  'overview.unattributed': 'Eventos sem pessoa', 'overview.reconStats': '{checked} chaves · {fixed} corrigidas · {unexplained} sem explicação', 'overview.drift': '{n} divergências', 'overview.noUsage': 'Nenhum consumo no intervalo.',
+  'overview.unattributed': 'Eventos sem pessoa', 'overview.late': 'Eventos atrasados no período', 'overview.lateHint': 'Chamadas que chegaram depois da janela de tolerância do mês delas e foram cobradas neste mês', 'overview.reconStats': '{checked} chaves · {fixed} corrigidas · {unexplained} sem explicação', 'overview.drift': '{n} divergências', 'overview.noUsage': 'Nenhum consumo no intervalo.',
   'people.title': 'Pessoas', 'people.new': 'Nova pessoa', 'people.search': 'Buscar por nome ou e-mail', 'people.state': 'Situação', 'people.plan': 'Plano',
   'people.usage': 'Uso', 'people.minPercent': 'Uso mínimo', 'people.any': 'Qualquer', 'people.balance': 'Saldo', 'people.sort': 'Ordenar',
   'people.created': 'Criado em', 'people.empty': 'Ninguém encontrado com esses filtros.',

@@ -147,6 +147,10 @@ export default function Overview() {
                     <dd>
                       <Badge tone={s().unattributedEvents ? 'warn' : 'ok'}>{fmt().num(s().unattributedEvents)}</Badge>
                     </dd>
+                    <dt title={t('overview.lateHint')}>{t('overview.late')}</dt>
+                    <dd>
+                      <Badge tone={s().lateEventsThisPeriod ? 'warn' : 'ok'}>{fmt().num(s().lateEventsThisPeriod ?? 0)}</Badge>
+                    </dd>
                   </dl>
                 </section>
               </div>

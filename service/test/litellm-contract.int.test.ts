@@ -189,6 +189,25 @@ function contract(start: () => Promise<Target>): void {
     expect(await client.spendLogs({ apiKeyHash: k.token, startDate: '2020-01-01', endDate: '2020-01-02' })).toEqual([]);
   });
 
+  it('spend logs v2: the same rows, paginated newest first, dates required', async () => {
+    const k = await newKey();
+    const calls = [await chat(k.key), await chat(k.key), await chat(k.key)];
+    await t.settle();
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const page = (n: number) => client.spendLogsPage({ apiKeyHash: k.token, startDate: today, endDate: tomorrow, page: n, pageSize: 2 });
+    const first = await eventually(() => page(1), (p) => p.total >= 3);
+    expect(first).toMatchObject({ total: 3, totalPages: 2 });
+    expect(first.rows).toHaveLength(2);
+    const second = await page(2);
+    expect(second.rows).toHaveLength(1);
+    const all = [...first.rows, ...second.rows];
+    expect(new Set(all.map((r) => r.requestId))).toEqual(new Set(calls.map((c) => c.body.id)));
+    expect(all.map((r) => r.startTime)).toEqual([...all.map((r) => r.startTime)].sort().reverse());
+    const res = await fetch(`${t.url}/spend/logs/v2?api_key=${k.token}`, { headers: { authorization: `Bearer ${t.masterKey}` } });
+    expect(res.status).toBe(400);
+  });
+
   it('a wrong master key: 401, not retried, and the message holds no key', async () => {
     const wrong = createLiteLLMClient({ baseUrl: t.url, masterKey: `sk-wrong-${randomUUID()}` });
     const e = await caught(wrong.keyInfo(sha256('x')));

@@ -159,13 +159,24 @@ async function compare(
   return recovered;
 }
 
+/** Spend-log rows read per key per cycle at most (/spend/logs/v2, 1,000 a page): a bound, not a cut. */
+const MAX_LOG_PAGES = 20;
+
 async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<number> {
   const day = (d: Date) => d.toISOString().slice(0, 10);
-  const logs = await deps.litellm!.spendLogs({
-    apiKeyHash: hash,
-    startDate: day(new Date(now.getTime() - lookbackDays * 86_400_000)),
-    endDate: day(new Date(now.getTime() + 86_400_000)),
-  });
+  // /spend/logs returns the newest 10,000 rows only (x-litellm-spend-logs-truncated); v2 pages.
+  const logs: SpendLog[] = [];
+  for (let page = 1; page <= MAX_LOG_PAGES; page++) {
+    const p = await deps.litellm!.spendLogsPage({
+      apiKeyHash: hash,
+      startDate: day(new Date(now.getTime() - lookbackDays * 86_400_000)),
+      endDate: day(new Date(now.getTime() + 86_400_000)),
+      page,
+      pageSize: 1000,
+    });
+    logs.push(...p.rows);
+    if (page >= p.totalPages) break;
+  }
   const old = logs.filter((l) => l.spend > 0 && Date.parse(l.startTime) <= now.getTime() - graceMs);
   if (old.length === 0) return 0;
   const ids = old.map((l) => l.requestId);

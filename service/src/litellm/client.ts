@@ -82,6 +82,23 @@ export interface SpendLog {
   raw: Record<string, unknown>;
 }
 
+export interface SpendLogsPageQuery {
+  apiKeyHash: string;
+  /** `YYYY-MM-DD` (UTC), both required by LiteLLM's /spend/logs/v2. */
+  startDate: string;
+  endDate: string;
+  /** 1-based. */
+  page: number;
+  /** At most 1,000 (LiteLLM's limit). */
+  pageSize: number;
+}
+
+export interface SpendLogsPage {
+  rows: SpendLog[];
+  total: number;
+  totalPages: number;
+}
+
 export interface LiteLLMClient {
   generateKey(input: GenerateKeyInput): Promise<GeneratedKey>;
   updateKey(keyOrHash: string, input: UpdateKeyInput): Promise<Record<string, unknown>>;
@@ -92,7 +109,10 @@ export interface LiteLLMClient {
   deleteKeys(keysOrHashes: string[]): Promise<DeleteKeysResult>;
   blockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
   unblockKey(keyOrHash: string): Promise<{ blocked: boolean }>;
+  /** The newest 10,000 rows at most (LiteLLM caps /spend/logs; prefer spendLogsPage). */
   spendLogs(query: SpendLogsQuery): Promise<SpendLog[]>;
+  /** One page of /spend/logs/v2, newest first. */
+  spendLogsPage(query: SpendLogsPageQuery): Promise<SpendLogsPage>;
   /** Reachability only (GET /health/liveliness); never throws. */
   health(): Promise<boolean>;
 }
@@ -251,6 +271,20 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
       if (!reply.ok) throw httpError('GET /spend/logs', reply);
       const rows = parse('GET /spend/logs', s.spendLogsResponse, reply).filter((r) => r !== null);
       return rows.map((row) => toSpendLog(parse('GET /spend/logs', s.spendLogRow, { ...reply, body: row })));
+    },
+
+    async spendLogsPage(q) {
+      // proxy/spend_tracking/spend_management_endpoints.py, ui_view_spend_logs: start/end dates
+      // required, page >= 1, 1 <= page_size <= 1000; answers {data, total, page, page_size, total_pages}.
+      const query = { api_key: q.apiKeyHash, start_date: q.startDate, end_date: q.endDate, page: String(q.page), page_size: String(q.pageSize) };
+      const reply = await call('GET', '/spend/logs/v2', { query });
+      if (!reply.ok) throw httpError('GET /spend/logs/v2', reply);
+      const r = parse('GET /spend/logs/v2', s.spendLogsPageResponse, reply);
+      return {
+        rows: r.data.map((row) => toSpendLog(parse('GET /spend/logs/v2', s.spendLogRow, { ...reply, body: row }))),
+        total: r.total,
+        totalPages: r.total_pages,
+      };
     },
 
     async health() {

@@ -83,6 +83,12 @@ export const spendLogRow = z.looseObject({
   metadata: jsonObject,
 });
 
+export const spendLogsPageResponse = z.looseObject({
+  data: z.array(z.unknown()),
+  total: numeric,
+  total_pages: numeric,
+});
+
 /** `/spend/logs` may contain `null` entries (a lookup that found nothing). */
 export const spendLogsResponse = z.array(z.unknown());
 

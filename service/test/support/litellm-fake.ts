@@ -295,6 +295,21 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     return c.json(out);
   });
 
+  // spend_management_endpoints.py, ui_view_spend_logs: dates required; newest first; paginated.
+  app.get('/spend/logs/v2', (c) => {
+    const { api_key: apiKey, start_date: start, end_date: end } = c.req.query();
+    if (!start || !end) return proxyError(c, 400, 'Start date and end date are required', 'bad_request');
+    const page = Number(c.req.query('page') ?? 1);
+    const size = Number(c.req.query('page_size') ?? 50);
+    if (!(page >= 1) || !(size >= 1 && size <= 1000)) return c.json({ detail: [{ type: 'value_error', loc: ['query', 'page_size'] }] }, 422);
+    const from = Date.parse(`${start}T00:00:00Z`);
+    const to = Date.parse(`${end}T00:00:00Z`);
+    const rows = spendLogs
+      .filter((r) => (apiKey === undefined || r.api_key === apiKey) && Date.parse(String(r.startTime)) >= from && Date.parse(String(r.startTime)) <= to)
+      .sort((a, b) => String(b.startTime).localeCompare(String(a.startTime)));
+    return c.json({ data: rows.slice((page - 1) * size, page * size), total: rows.length, page, page_size: size, total_pages: Math.ceil(rows.length / size), total_is_capped: false });
+  });
+
   app.get('/health/liveliness', (c) => c.json("I'm alive!"));
 
   const chat = async (c: Ctx) => {

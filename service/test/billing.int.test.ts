@@ -47,7 +47,7 @@ async function person() {
 async function usageEntries(userId: string) {
   return rows<{ amount_milli: string; usd_nano: string; status: string; call: string }>(
     ctx.deps.db,
-    sql`select l.amount_milli, l.usd_nano, e.status, e.litellm_call_id as call
+    sql`select l.amount_milli::text, l.usd_nano::text, e.status, e.litellm_call_id as call
         from ledger_entries l join usage_events e on e.id = l.usage_event_id
         where l.user_id = ${userId} and l.kind = 'usage' order by l.id`,
   );
@@ -56,7 +56,7 @@ async function usageEntries(userId: string) {
 async function events(hash: string) {
   return rows<{ status: string; cost_nano: string; debit_milli: string; call: string }>(
     ctx.deps.db,
-    sql`select status, cost_nano, debit_milli, litellm_call_id as call from usage_events where key_hash = ${hash} order by id`,
+    sql`select status, cost_nano::text, debit_milli::text, litellm_call_id as call from usage_events where key_hash = ${hash} order by id`,
   );
 }
 
@@ -74,7 +74,7 @@ describe('failed calls LiteLLM billed', () => {
     expect(await res.json()).toEqual({ accepted: 1, duplicate: 0, unattributed: 0, rejected: 0 });
     expect(await usageEntries(p.id)).toEqual([{ amount_milli: String(-INTERRUPTED_MILLI), usd_nano: '250000', status: 'failure', call: fixture.cases.interrupted_stream![0]!.litellm_call_id }]);
     expect(await balanceOf(ctx.deps.db, p.id)).toMatchObject({ used: INTERRUPTED_MILLI, monthly: 1_000_000_000 - INTERRUPTED_MILLI });
-    const [key] = await rows<{ spend_nano: string }>(ctx.deps.db, sql`select spend_nano from keys where user_id = ${p.id}`);
+    const [key] = await rows<{ spend_nano: string }>(ctx.deps.db, sql`select spend_nano::text from keys where user_id = ${p.id}`);
     expect(key!.spend_nano).toBe('250000');
 
     // the admin's person view

@@ -90,10 +90,10 @@ async function alertsOf(c: TestContext, id: string) {
   return list.map((a) => `${a.period_start} ${a.threshold_bp / 100}`);
 }
 
-/** Another service instance on the same database (its own pool). */
+/** Another service instance on the same database (its own pool on PostgreSQL; on PGlite, the one database). */
 async function secondInstance(c: TestContext, timeZone: string): Promise<Deps> {
   const config = loadConfig({ LOG_LEVEL: 'silent', TIMEZONE: timeZone, DASHBOARD_DIR: '/nonexistent' });
-  const database = await openPostgres(c.database.url!, 5);
+  const database = c.database.url ? await openPostgres(c.database.url, 5) : { ...c.database, close: async () => {} };
   return createDeps(config, { database, clock, log: createLogger('silent') });
 }
 

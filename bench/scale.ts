@@ -148,7 +148,8 @@ async function main() {
   } finally {
     await service?.stop().catch(() => {});
     await fake?.close().catch(() => {});
-    await dropDatabase(admin, dbName).catch(() => {});
+    if (process.env.BENCH_KEEP_DB === '1') say(`kept database ${dbName} (BENCH_KEEP_DB=1)`);
+    else await dropDatabase(admin, dbName).catch(() => {});
   }
 }
 

@@ -129,8 +129,10 @@ async function compare(
   }
   let booked = Number(key.spend_nano);
   let recovered = 0;
+  let refreshed = false;
   const litellmNano = usdToNano(info.spend);
   if (litellmNano - booked > TOLERANCE_NANO) {
+    refreshed = true;
     recovered = await recoverMissing(deps, key.token_hash, ctx.startedAt, ctx.grace, ctx.lookbackDays);
     const [fresh] = await deps.db.select({ spend: keys.spendNano }).from(keys).where(eq(keys.id, key.id));
     booked = fresh!.spend;
@@ -150,7 +152,9 @@ async function compare(
       bookedSpendUsd: booked / 1e9,
     });
   }
-  const desired = recovered > 0 ? await desiredBudgetNano(deps.db, key.id) : maxBudgetNano(booked, Number(key.remaining_milli), ctx.factor);
+  // The ledger side as of the snapshot, unless the spend was read again above: then both halves
+  // of the budget are read again (a call booked meanwhile moved spend and remaining together).
+  const desired = refreshed ? await desiredBudgetNano(deps.db, key.id) : maxBudgetNano(booked, Number(key.remaining_milli), ctx.factor);
   const actual = info.maxBudget === null ? null : usdToNano(info.maxBudget);
   if (actual === null || Math.abs(actual - desired) > 1) {
     await enqueue(deps.db, 'litellm.sync_budget', key.id, { keyId: key.id });

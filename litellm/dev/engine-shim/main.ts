@@ -97,9 +97,17 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 60_000;
 server.listen(port, '127.0.0.1');
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    server.close();
-    void close().finally(() => process.exit(0));
-  });
-}
+const shutdown = () => {
+  server.close();
+  server.closeAllConnections();
+  // The engine's disconnect can wait on pooled connections forever: give it a second, then go.
+  setTimeout(() => process.exit(0), 1000);
+  void close().finally(() => process.exit(0));
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, shutdown);
+// prisma-client-py stops its engine with SIGINT at exit (prisma/engine/query.py); if LiteLLM dies
+// without that (SIGKILL), we are re-parented: leave too, rather than linger holding connections.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) shutdown();
+}, 2000).unref();

@@ -24,12 +24,40 @@ function arg(names: string[]): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+// Lifecycle first, before anything is awaited: prisma-client-py stops its engine with SIGINT at
+// exit (prisma/engine/query.py), and a stop may come while the engine still starts. If LiteLLM dies
+// without stopping us (SIGKILL, or it exits while we start), we are re-parented: leave too, rather
+// than linger holding database connections.
+let stopEngine: () => Promise<void> = async () => {};
+let stopServer: () => void = () => {};
+const shutdown = () => {
+  stopServer();
+  // The engine's disconnect can wait on pooled connections forever: give it a second, then go.
+  setTimeout(() => process.exit(0), 1000);
+  void stopEngine().finally(() => process.exit(0));
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, shutdown);
+// The parent's pid as the query-engine wrapper saw it (it may be gone before node is up).
+const parent = Number(process.env.ENGINE_SHIM_PARENT) || process.ppid;
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+setInterval(() => {
+  if (!alive(parent)) shutdown();
+}, 1000).unref();
+
 const dmlPath = process.env.PRISMA_DML_PATH;
 if (!dmlPath) throw new Error('engine-shim: PRISMA_DML_PATH is not set');
 const port = Number(arg(['-p', '--port']) ?? '0');
 const schema = readFileSync(dmlPath, 'utf8');
 const dm = parseDatamodel(schema);
 const { engine, close } = await startEngine(schema, datasourceUrl(schema, process.env));
+stopEngine = close;
 
 function engineError(message: string): unknown {
   return { errors: [{ error: message, user_facing_error: { is_panic: false, message, meta: {}, error_code: 'P2009' } }] };
@@ -96,18 +124,7 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(port, '127.0.0.1');
-
-const shutdown = () => {
+stopServer = () => {
   server.close();
   server.closeAllConnections();
-  // The engine's disconnect can wait on pooled connections forever: give it a second, then go.
-  setTimeout(() => process.exit(0), 1000);
-  void close().finally(() => process.exit(0));
 };
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, shutdown);
-// prisma-client-py stops its engine with SIGINT at exit (prisma/engine/query.py); if LiteLLM dies
-// without that (SIGKILL), we are re-parented: leave too, rather than linger holding connections.
-const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) shutdown();
-}, 2000).unref();

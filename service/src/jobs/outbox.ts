@@ -130,22 +130,24 @@ export async function drainOutbox(deps: Deps, limit = 256): Promise<number> {
  */
 async function pushBudgets(deps: Deps, items: Item[]): Promise<number> {
   const litellm = deps.litellm;
+  if (!litellm) {
+    for (const item of items) await failed(deps, item, new Error('LiteLLM is not configured'));
+    return 0;
+  }
   const keyIds = items.map((i) => String(i.payload.keyId ?? ''));
-  const known = await desiredBudgetsNano(deps.db, keyIds);
-  await settlePeriods(deps, [...new Set([...known.values()].map((k) => k.userId))]);
+  let targets = await desiredBudgetsNano(deps.db, keyIds);
+  // Read again only when someone was rolled over (their balance changed).
+  if (await settlePeriods(deps, [...new Set([...targets.values()].map((k) => k.userId))]) > 0) {
+    targets = await desiredBudgetsNano(deps.db, keyIds);
+  }
   // Everything queued for these keys up to now is covered by pushing the current value.
   const upTo = new Map((await rows<{ aggregate: string; max: string }>(
     deps.db,
     sql`select aggregate, max(id) as max from outbox where kind = 'litellm.sync_budget' and status = 'pending'
         and aggregate in (select json_array_elements_text(${JSON.stringify(items.map((i) => i.aggregate))}::json)) group by aggregate`,
   )).map((r) => [r.aggregate, Number(r.max)]));
-  const targets = await desiredBudgetsNano(deps.db, keyIds); // after any rollover
   const pushed: { keyId: string; budgetNano: number; item: Item }[] = [];
   const skipped: Item[] = [];
-  if (!litellm) {
-    for (const item of items) await failed(deps, item, new Error('LiteLLM is not configured'));
-    return 0;
-  }
   await inFlight(items, LITELLM_IN_FLIGHT, async (item) => {
     const t = targets.get(String(item.payload.keyId ?? ''));
     // never provisioned, or revoked: nothing to change in LiteLLM

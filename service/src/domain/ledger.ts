@@ -38,6 +38,40 @@ export interface PostedEntry {
   amountMilli: number;
 }
 
+function entryRow(e: EntryInput): typeof ledgerEntries.$inferInsert {
+  return {
+    userId: e.userId,
+    kind: e.kind,
+    amountMilli: e.monthlyMilli + e.topupMilli,
+    monthlyMilli: e.monthlyMilli,
+    topupMilli: e.topupMilli,
+    usdNano: e.usdNano ?? null,
+    factorMicro: e.factorMicro,
+    periodStart: e.periodStart,
+    idempotencyKey: e.idempotencyKey,
+    actor: e.actor,
+    reason: e.reason ?? null,
+    reasonCode: e.reasonCode ?? null,
+    keyId: e.keyId ?? null,
+    createdAt: e.createdAt,
+  };
+}
+
+/**
+ * Append many entries in one statement WITHOUT touching balances (the caller holds the balance
+ * rows locked and writes their new values itself). Returns the idempotency keys actually booked:
+ * an entry already booked is skipped, and its change must not be applied again.
+ */
+export async function insertEntries(tx: Queryable, entries: EntryInput[]): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const inserted = await tx
+    .insert(ledgerEntries)
+    .values(entries.map(entryRow))
+    .onConflictDoNothing({ target: ledgerEntries.idempotencyKey })
+    .returning({ key: ledgerEntries.idempotencyKey });
+  return new Set(inserted.map((r) => r.key));
+}
+
 /**
  * Append one ledger entry and apply it to the balance in the same transaction, with one
  * relative (guarded) UPDATE. Returns null when the idempotency key was already booked.
@@ -46,22 +80,7 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
   const amountMilli = e.monthlyMilli + e.topupMilli;
   const [inserted] = await tx
     .insert(ledgerEntries)
-    .values({
-      userId: e.userId,
-      kind: e.kind,
-      amountMilli,
-      monthlyMilli: e.monthlyMilli,
-      topupMilli: e.topupMilli,
-      usdNano: e.usdNano ?? null,
-      factorMicro: e.factorMicro,
-      periodStart: e.periodStart,
-      idempotencyKey: e.idempotencyKey,
-      actor: e.actor,
-      reason: e.reason ?? null,
-      reasonCode: e.reasonCode ?? null,
-      keyId: e.keyId ?? null,
-      createdAt: e.createdAt,
-    })
+    .values(entryRow(e))
     .onConflictDoNothing({ target: ledgerEntries.idempotencyKey })
     .returning({ id: ledgerEntries.id });
   if (!inserted) return null;

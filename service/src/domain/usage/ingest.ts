@@ -3,7 +3,7 @@ import { one, rows, type Db, type Queryable } from '../../db/client.js';
 import { periodPlacer } from '../../lib/period.js';
 import { evaluateAlerts } from '../alerts/evaluate.js';
 import { percentUsedBp } from '../balance.js';
-import { behindSql, rollOverUser, type PeriodDeps } from '../periods/rollover.js';
+import { behindSql, rollOverUsers, type PeriodDeps } from '../periods/rollover.js';
 import { creditStateSql } from '../ledger.js';
 import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
 import { nanoToMilliCredits } from '../money.js';
@@ -169,10 +169,10 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
                  ${earlierBookedSql(good)} as legacy`,
   ))!;
-  // The first event after a boundary rolls its person over (each in its own short transaction,
+  // The first event after a boundary rolls its person over (one short set-based transaction,
   // idempotent): the booking below then charges every event by its start time (docs/quotas.md).
   const behind = [...new Set((lookup.keys ?? []).filter((k) => k.behind).map((k) => k.user_id))].sort();
-  for (const id of behind) await rollOverUser(deps, id, now);
+  await rollOverUsers(deps, behind, now);
 
   return deps.db.transaction(async (tx) => {
     const factorMicro = Number(lookup.factor);

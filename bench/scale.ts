@@ -86,7 +86,7 @@ async function main() {
       LOG_LEVEL: 'warn', JOBS_ENABLED: 'true', NODE_ENV: 'production', TIMEZONE: 'America/Sao_Paulo',
       PUBLIC_URL: `http://127.0.0.1:${port}`, LITELLM_URL: fake.url, LITELLM_MASTER_KEY: masterKey,
       RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
-    }, path.join(RESULTS, 'service-scale.log'));
+    }, path.join(RESULTS, 'service-scale.log'), (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)); // e.g. --cpu-prof
     const rss = new RssSampler(service.pid);
     rss.phase = 'month';
     const cpuA = cpuSnapshot(service.pid, undefined);

@@ -7,6 +7,7 @@
  * outcome (key info of an unknown key, deleting an already-deleted key) are returned instead.
  */
 import { createHash } from 'node:crypto';
+import { Agent, errors as undiciErrors, request } from 'undici';
 import type { z } from 'zod';
 import { LiteLLMError, describeNetworkError, readErrorBody } from './errors.js';
 import * as s from './schemas.js';
@@ -16,7 +17,6 @@ export interface LiteLLMClientOptions {
   masterKey: string;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
-  fetch?: typeof fetch;
 }
 
 export interface GenerateKeyInput {
@@ -135,43 +135,53 @@ const HEALTH_TIMEOUT_MS = 2_000;
 export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const doFetch = opts.fetch ?? fetch;
   const secrets = [opts.masterKey];
 
   const fail = (endpoint: string, init: Omit<ConstructorParameters<typeof LiteLLMError>[0], 'endpoint' | 'secrets'>) =>
     new LiteLLMError({ ...init, endpoint, secrets });
 
+  // undici's request() over one keep-alive pool, not fetch(): a month boundary or a factor change
+  // re-pushes every key, and fetch's web streams and per-call AbortSignal.timeout cost several
+  // times the CPU per call. The timeout bounds connecting, the wait for the headers and each wait
+  // for the body.
+  const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { timeout: timeoutMs } });
+
   async function call(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
     const endpoint = `${method} ${path}`;
     const url = new URL(baseUrl + path);
     for (const [k, v] of Object.entries(o.query ?? {})) url.searchParams.set(k, v);
-    let res: Response;
+    const ms = o.timeoutMs ?? timeoutMs;
+    let status: number;
     let text: string;
     try {
-      res = await doFetch(url, {
+      const res = await request(url, {
         method,
+        dispatcher,
         headers: {
           authorization: `Bearer ${opts.masterKey}`,
           accept: 'application/json',
           ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: o.body === undefined ? null : JSON.stringify(o.body),
-        signal: AbortSignal.timeout(o.timeoutMs ?? timeoutMs),
+        headersTimeout: ms,
+        bodyTimeout: ms,
       });
-      text = await res.text();
+      status = res.statusCode;
+      text = await res.body.text();
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const detail = timedOut ? `no answer within ${o.timeoutMs ?? timeoutMs} ms` : describeNetworkError(err);
+      const timedOut = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+      const detail = timedOut ? `no answer within ${ms} ms` : describeNetworkError(err);
       throw fail(endpoint, { code: timedOut ? 'timeout' : 'network', status: 0, detail, cause: err });
     }
+    const ok = status >= 200 && status < 300;
     let body: unknown;
     try {
       body = text === '' ? undefined : (JSON.parse(text) as unknown);
     } catch {
-      if (res.ok) throw fail(endpoint, { code: 'invalid_response', status: res.status, detail: 'body is not JSON' });
+      if (ok) throw fail(endpoint, { code: 'invalid_response', status, detail: 'body is not JSON' });
       body = undefined;
     }
-    return { status: res.status, ok: res.ok, body, text };
+    return { status, ok, body, text };
   }
 
   function httpError(endpoint: string, reply: Reply): LiteLLMError {

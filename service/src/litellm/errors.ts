@@ -77,8 +77,10 @@ export function readErrorBody(body: unknown, text: string): { message: string; t
 
 /** Names the socket-level cause (ECONNREFUSED, ECONNRESET, ...) without echoing URLs. */
 export function describeNetworkError(err: unknown): string {
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  return typeof cause?.code === 'string' ? `connection failed (${cause.code})` : 'connection failed';
+  // undici's request() rejects with the socket's error itself (ECONNREFUSED ...), fetch() with it as the cause
+  const withCode = (e: unknown) => (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined);
+  const code = withCode(err) ?? (err instanceof Error ? withCode(err.cause) : undefined);
+  return code ? `connection failed (${code})` : 'connection failed';
 }
 
 function stringify(v: unknown): string {

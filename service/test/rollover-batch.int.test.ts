@@ -4,6 +4,7 @@ import { rows } from '../src/db/client.js';
 import { runRollover } from '../src/domain/periods/rollover.js';
 import { manualClock } from '../src/lib/clock.js';
 import { createTestContext, type TestContext } from './support/context.js';
+import { describeWith, needs } from './support/requires.js';
 import { expectLedgerConsistent } from './support/invariants.js';
 
 // The catch-up job rolls people set-based (service/src/domain/periods/rollover.ts, rollOverUsers):
@@ -63,24 +64,9 @@ const pushes = async () =>
   Number((await rows<{ n: string }>(ctx.deps.db, sql`select count(*) as n from outbox where kind = 'litellm.sync_budget' and status = 'pending'`))[0]!.n);
 
 describe('the set-based month rollover (1,200 people, batches of 500)', () => {
-  it('skips a person a booking holds, rolls everyone else exactly, and catches the held one up on the next run', async () => {
-    const held = id('a', 7);
-    let release!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((r) => (locked = r));
-    // another transaction (a booking, say) holds one balance row for the whole run
-    const holder = ctx.deps.db.transaction(async (tx) => {
-      await tx.execute(sql`select 1 from balances where user_id = ${held} for update`);
-      locked();
-      await new Promise<void>((r) => (release = r));
-    });
-    await isLocked;
-    const first = await runRollover(ctx.deps); // would never resolve if it waited for the held row
-    release();
-    await holder;
-    expect(first).toEqual({ people: A + B - 1, periods: (A - 1) + 3 * B, closed: 0 });
-    expect((await balance(held)).period).toBe('2026-02-01');
-    expect(await runRollover(ctx.deps)).toEqual({ people: 1, periods: 1, closed: 0 });
+  it('rolls everyone behind exactly, in batches, and leaves those already in the month alone', async () => {
+    expect(await runRollover(ctx.deps)).toEqual({ people: A + B, periods: A + 3 * B, closed: 0 });
+    expect(await runRollover(ctx.deps)).toEqual({ people: 0, periods: 0, closed: 0 });
 
     for (const i of [0, 7, A - 1]) {
       expect(await balance(id('a', i))).toEqual({
@@ -122,5 +108,46 @@ describe('the set-based month rollover (1,200 people, batches of 500)', () => {
     expect((await entries(id('b', 1))).slice(-1)).toEqual(['expiry 2026-02-01 -10000000 0']);
     expect(await pushes()).toBe(before);
     await expectLedgerConsistent(ctx.deps.db);
+  });
+});
+
+// Two connections at once: a booking's transaction holds a row while the job runs (PostgreSQL; PGlite has one connection).
+describeWith('the catch-up job beside a booking', [needs.postgres()], () => {
+  let pg: TestContext;
+  beforeAll(async () => {
+    pg = await createTestContext({ clock: manualClock('2026-03-01T04:00:00Z'), env: { TIMEZONE: 'America/Sao_Paulo' } });
+    await pg.api('POST', '/api/plans', { slug: 'p10', name: 'P10', monthlyCredits: 10_000 });
+    for (const uid of ['usr_h1', 'usr_h2', 'usr_h3']) {
+      await pg.deps.db.execute(sql`insert into users (id, email, name, plan_id) values (${uid}, ${`${uid}@batch.example.com`}, ${uid}, (select id from plans where slug = 'p10'))`);
+      await pg.deps.db.execute(sql`insert into balances (user_id, period_start) values (${uid}, '2026-02-01')`);
+    }
+  });
+  afterAll(async () => {
+    await pg?.close();
+  });
+
+  it('skips a person whose balance row a booking holds instead of waiting, and catches them up on the next run', async () => {
+    let release!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = pg.deps.db.transaction(async (tx) => {
+      await tx.execute(sql`select 1 from balances where user_id = 'usr_h2' for update`);
+      locked();
+      await new Promise<void>((r) => (release = r));
+    });
+    await isLocked;
+    try {
+      expect(await runRollover(pg.deps)).toEqual({ people: 2, periods: 2, closed: 0 }); // would hang if it waited
+    } finally {
+      release();
+      await holder;
+    }
+    const periods = await rows<{ user_id: string; period_start: string }>(pg.deps.db, sql`select user_id, period_start::text from balances order by user_id`);
+    expect(periods).toEqual([
+      { user_id: 'usr_h1', period_start: '2026-03-01' },
+      { user_id: 'usr_h2', period_start: '2026-02-01' },
+      { user_id: 'usr_h3', period_start: '2026-03-01' },
+    ]);
+    expect(await runRollover(pg.deps)).toEqual({ people: 1, periods: 1, closed: 0 });
   });
 });

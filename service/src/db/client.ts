@@ -87,3 +87,14 @@ export async function one<T>(q: Queryable, query: SQL): Promise<T | undefined> {
 }
 
 export { sql };
+
+/**
+ * `column = ${anyOf(list)}`: the column is one of these text values, sent as one JSON parameter.
+ * An array (one InitPlan, then `= ANY`), not `in (select json_array_elements_text(...))`: the
+ * planner guesses 100 rows for that set function, and against a table whose statistics lag
+ * behind (the outbox grows by 100,000 rows at a month boundary) it chose a nested loop that
+ * re-ran the function per row — 1.2 s per statement instead of 1 ms.
+ */
+export function anyOf(values: readonly string[]): SQL {
+  return sql`any(array(select json_array_elements_text(${JSON.stringify(values)}::json)))`;
+}

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
-import { one, rows, sql, type Queryable } from '../db/client.js';
+import { anyOf, one, rows, sql, type Queryable } from '../db/client.js';
 import { keys, type Key } from '../db/schema/index.js';
 import { ApiError, conflict } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
@@ -35,7 +35,7 @@ export async function desiredBudgetsNano(q: Queryable, keyIds: string[]): Promis
     q,
     sql`select k.id, k.user_id, k.token_hash, k.status, k.spend_nano, (b.monthly_milli + b.topup_milli) as remaining
         from keys k join balances b on b.user_id = k.user_id
-        where k.id in (select json_array_elements_text(${JSON.stringify(keyIds)}::json))`,
+        where k.id = ${anyOf(keyIds)}`,
   );
   const factor = await currentFactorMicro(q);
   return new Map(found.map((r) => [r.id, {

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.js';
-import { one, rows } from '../db/client.js';
+import { anyOf, one, rows } from '../db/client.js';
 import { keys, mailLog, outbox } from '../db/schema/index.js';
 import { inFlight } from '../lib/in-flight.js';
 import { MailError } from '../lib/mailer.js';
@@ -36,12 +36,12 @@ async function claim(deps: Deps, limit: number): Promise<Item[]> {
   return rows<Item>(
     deps.db,
     sql`update outbox set next_attempt_at = now() + make_interval(secs => ${LEASE_SECONDS}), attempts = attempts + 1
-        where id in (
+        where id = any(array(
           select o.id from outbox o
           where o.status = 'pending' and o.next_attempt_at <= now()
             and not exists (select 1 from outbox p where p.aggregate = o.aggregate and p.status = 'pending' and p.id < o.id)
           order by o.id limit ${limit}
-          for update skip locked)
+          for update skip locked))
         returning id, kind, aggregate, payload, attempts`,
   );
 }
@@ -144,7 +144,7 @@ async function pushBudgets(deps: Deps, items: Item[]): Promise<number> {
   const upTo = new Map((await rows<{ aggregate: string; max: string }>(
     deps.db,
     sql`select aggregate, max(id) as max from outbox where kind = 'litellm.sync_budget' and status = 'pending'
-        and aggregate in (select json_array_elements_text(${JSON.stringify(items.map((i) => i.aggregate))}::json)) group by aggregate`,
+        and aggregate = ${anyOf(items.map((i) => i.aggregate))} group by aggregate`,
   )).map((r) => [r.aggregate, Number(r.max)]));
   const pushed: { keyId: string; budgetNano: number; item: Item }[] = [];
   const skipped: Item[] = [];
@@ -171,7 +171,8 @@ async function pushBudgets(deps: Deps, items: Item[]): Promise<number> {
   if (finished.length > 0) {
     await deps.db.execute(sql`update outbox set status = 'done', done_at = now(), last_error = null
         from json_to_recordset(${JSON.stringify(finished)}::json) as f(a text, upto bigint)
-        where outbox.aggregate = f.a and outbox.kind = 'litellm.sync_budget' and outbox.status = 'pending' and outbox.id <= f.upto`);
+        where outbox.aggregate = ${anyOf(finished.map((f) => f.a))} and outbox.aggregate = f.a
+          and outbox.kind = 'litellm.sync_budget' and outbox.status = 'pending' and outbox.id <= f.upto`);
   }
   return finished.length;
 }

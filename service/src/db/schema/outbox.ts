@@ -23,6 +23,9 @@ export const outbox = pgTable(
   },
   (t) => [
     index('outbox_pending_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The claim walks pending rows in id order: without this it skipped every finished row before
+    // the first pending one on each claim (quadratic over a month boundary's 100,000 pushes).
+    index('outbox_pending_id_idx').on(t.id).where(sql`status = 'pending'`),
     index('outbox_aggregate_idx').on(t.aggregate, t.id).where(sql`status = 'pending'`),
     // Retention deletes finished rows by age.
     index('outbox_done_idx').on(t.doneAt).where(sql`status = 'done'`),

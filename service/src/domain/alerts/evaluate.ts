@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rows, type Queryable } from '../../db/client.js';
+import { anyOf, rows, type Queryable } from '../../db/client.js';
 import { alerts, mailLog } from '../../db/schema/index.js';
 import { eq } from 'drizzle-orm';
 import { milliToCredits } from '../money.js';
@@ -43,7 +43,7 @@ export async function evaluateAlerts(tx: Queryable, targets: AlertTarget[], ctx:
   const fired = await rows<{ id: number; user_id: string; threshold_bp: number; percent_bp: number; remaining_milli: string; period_start: string; used: string; email: string; name: string; locale: Locale; status: string }>(
     tx,
     sql`with b as (
-          select * from balances where user_id in (select json_array_elements_text(${JSON.stringify(userIds)}::json))),
+          select * from balances where user_id = ${anyOf(userIds)}),
         periods as (
           select b.user_id, b.period_start, b.period_used_milli as used, b.monthly_milli + b.topup_milli as remaining, true as is_current from b
           union all

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Deps } from '../../deps.js';
-import { one, rows, type Db, type Tx } from '../../db/client.js';
+import { anyOf, one, rows, type Db, type Tx } from '../../db/client.js';
 import { alerts, balances } from '../../db/schema/index.js';
 import { notFound } from '../../lib/errors.js';
 import { graceEnd, nextPeriod, periodOf } from '../../lib/period.js';
@@ -159,8 +159,6 @@ export function behindSql(now: Date, timeZone: string) {
               or (b.prev_period_start is not null and b.grace_until <= ${now.toISOString()}::timestamptz))`;
 }
 
-const ids = (userIds: string[]) => sql`(select json_array_elements_text(${JSON.stringify(userIds)}::json))`;
-
 /**
  * Bring these people to the period of `now`, set-based, in ONE transaction: their balance rows
  * locked in user order (so batches of concurrent callers and replicas cannot deadlock one
@@ -179,7 +177,7 @@ export async function rollOverUsers(deps: PeriodDeps, userIds: string[], now = d
       sql`select b.user_id, b.period_start::text as period_start, b.monthly_milli, b.topup_milli, p.monthly_milli as plan_milli,
                  b.period_used_milli, b.prev_period_start::text as prev_period_start, b.prev_monthly_milli, b.prev_used_milli, b.grace_until
           from balances b join users u on u.id = b.user_id join plans p on p.id = u.plan_id
-          where b.user_id in ${ids(userIds)} and ${behindSql(now, deps.config.TIMEZONE)}
+          where b.user_id = ${anyOf(userIds)} and ${behindSql(now, deps.config.TIMEZONE)}
           order by b.user_id for update of b${opts.skipLocked ? sql` skip locked` : sql``}`,
     );
     if (locked.length === 0) return settled;
@@ -214,7 +212,7 @@ export async function rollOverUsers(deps: PeriodDeps, userIds: string[], now = d
       // each person's current key (users/view.ts currentKey: the newest that is not revoked)
       await tx.execute(sql`insert into outbox (kind, aggregate, payload)
           select distinct on (k.user_id) 'litellm.sync_budget', k.id, jsonb_build_object('keyId', k.id)
-          from keys k where k.user_id in ${ids(rolled)} and k.status <> 'revoked'
+          from keys k where k.user_id = ${anyOf(rolled)} and k.status <> 'revoked'
           order by k.user_id, k.created_at desc`);
     }
     return settled;
@@ -230,7 +228,7 @@ export async function settlePeriods(deps: PeriodDeps, userIds: string[], now = d
   if (userIds.length === 0) return 0;
   const due = await rows<{ user_id: string }>(
     deps.db,
-    sql`select b.user_id from balances b where b.user_id in ${ids(userIds)} and ${behindSql(now, deps.config.TIMEZONE)}`,
+    sql`select b.user_id from balances b where b.user_id = ${anyOf(userIds)} and ${behindSql(now, deps.config.TIMEZONE)}`,
   );
   if (due.length > 0) await rollOverUsers(deps, due.map((d) => d.user_id), now);
   return due.length;

@@ -45,6 +45,11 @@ Environment (read when the logger is constructed):
   COMPANION_INCLUDE_CONTENT  "true" keeps messages/response in the events (default false)
   COMPANION_AUTOSTART        "false" disables the delivery thread (tests call flush() instead)
 
+Failed calls LiteLLM charges (``async_post_call_failure_hook``, every failed call): what LiteLLM's
+own _ProxyDBLogger adds to the key's spend beyond the failure event it logs (a read timeout's or a
+client disconnect's estimated input cost, earlier timed-out retries) is spooled as extra failure
+events ``<id>-billed`` and ``<id>-attempt-N`` (failure_charge_events, below; litellm/README.md).
+
 Refused requests (``async_post_call_failure_hook``): when LiteLLM refuses a call because the key's
 budget is spent (BudgetExceededError, HTTP 429) or the key is blocked (HTTP 401), the answer is
 replaced by one written for the person: HTTP 402 ``budget_exceeded`` (no client retries a 402) or

@@ -618,8 +618,10 @@ class PersonLookup:
 # (_failure_usage_to_lift: provider_billed), while the failure event we get from
 # async_log_failure_event carries 0: litellm_core_utils/litellm_logging.py:
 # Logging._failure_handler_helper_fn sets model_call_details["response_cost"] = 0 unless a broken
-# stream recorded its partial usage, and builds the standard logging object (also lifted onto
-# request_data as "standard_logging_object": the very dict that event is) from that. The earlier
+# stream recorded its partial usage, and builds the standard logging object from that; the
+# event is that dict (Logging._async_failure_handler_body passes kwargs=self.model_call_details)
+# and _failure_fields_to_lift lifts the same dict onto request_data["standard_logging_object"],
+# which is where E is read. The earlier
 # attempts are never logged to callbacks at all. Without the events below LiteLLM's key spend
 # runs ahead of the ledger and the person loses that budget.
 #

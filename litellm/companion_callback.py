@@ -767,10 +767,13 @@ def failure_charge_events(request_data: Any, user_api_key_dict: Any, stats: Opti
                        "status": "failure", "response_cost": nano_text(final_nano - logged_nano),
                        "prompt_tokens": p, "completion_tokens": c, "total_tokens": t,
                        "companion_supplement": "billed", "companion_supplement_of": call_id or base.get("litellm_call_id")})
-    for nano, cost, row in attempts:
+    for position, (nano, cost, row) in enumerate(attempts):
         if nano <= 0:
             continue  # a $0 row adds nothing to the key's spend
         rid, call_id = _row_ids(row, base)
+        if call_id is None or rid == base.get("id"):  # no ids of its own (LiteLLM re-keys only str ids)
+            call_id = call_id or f"{base.get('litellm_call_id') or base.get('id')}-attempt-{position}"
+            rid = call_id if rid == base.get("id") else rid
         p, c, t = _usage_tokens(row.get("combined_usage_object"))
         events.append({**base, "id": rid, "litellm_call_id": call_id, "status": "failure", "response_cost": cost,
                        "prompt_tokens": p, "completion_tokens": c, "total_tokens": t,

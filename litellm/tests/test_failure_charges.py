@@ -194,6 +194,15 @@ def test_attempts_and_the_billed_difference(db_logger):
     assert stats["failure_supplements"] == 3
 
 
+def test_attempts_without_ids_of_their_own_never_collide_with_the_failure(db_logger):
+    data = request_data(attempts=1)
+    del data["litellm_call_id"]  # LiteLLM then leaves the attempt row's litellm_call_id unset
+    data["standard_logging_object"]["id"] = None  # and its standard logging object as it is
+    billed, attempt = cc.failure_charge_events(data, route())
+    assert (attempt["id"], attempt["litellm_call_id"]) == (f"{CALL}-attempt-0", f"{CALL}-attempt-0")
+    assert billed["litellm_call_id"] == f"{CALL}-billed"
+
+
 def test_the_difference_is_exact_in_nano_usd(db_logger):
     # 0.1 + 0.2 style floats: F and E round on their own, the supplement is F - E in nano-USD
     data = request_data(cost=0.30000000049, logged=0.0000000005)

@@ -253,6 +253,44 @@ def test_a_litellm_without_the_functions_loads_and_books_nothing(db_logger, monk
     assert len(cc.failure_charge_events(request_data(attempts=1), route())) == 2
 
 
+@pytest.mark.parametrize("ours_first", [True, False])
+@pytest.mark.parametrize("guardrail_in_metadata,expected", [(True, 300_000), (False, 320_000)])
+def test_same_sum_as_litellms_own_hook_whichever_runs_first(db_logger, ours_first, guardrail_in_metadata, expected):
+    """LiteLLM's real _ProxyDBLogger.async_post_call_failure_hook (rows recorded, not written) and
+    ours on one request_data, in both orders: Σ ours + the failure event == Σ LiteLLM's rows."""
+    written: list[tuple[str, float]] = []
+
+    class Writer:
+        async def update_database(self, *, response_cost, kwargs, **_):
+            written.append((kwargs["standard_logging_object"]["id"], response_cost))
+            return True
+
+    litellm_hook = _ProxyDBLogger(spend_writer=lambda: Writer())
+    db_logger_callbacks = [litellm_hook]
+    litellm.callbacks = db_logger_callbacks
+    # _ProxyDBLogger prices the guardrail information of request_data["metadata"], or when that
+    # lacks the key, of request_data["litellm_metadata"] (here 0.00002 USD)
+    data = request_data(attempts=2, route_meta={"standard_logging_guardrail_information": None} if guardrail_in_metadata else {})
+    data["litellm_metadata"] = {"standard_logging_guardrail_information": {"guardrail_name": "g", "guardrail_cost": 0.00002}}
+    exc = litellm.Timeout("timed out", model="m", llm_provider="openai")
+    auth = UserAPIKeyAuth(request_route="/v1/chat/completions", api_key="a" * 64)
+
+    async def both():
+        if ours_first:
+            evs = cc.failure_charge_events(data, auth)
+            await litellm_hook.async_post_call_failure_hook(data, exc, auth)
+        else:
+            await litellm_hook.async_post_call_failure_hook(data, exc, auth)
+            evs = cc.failure_charge_events(data, auth)
+        return evs
+
+    events = asyncio.run(both())
+    charged = sum(cc.usd_to_nano(c) for _, c in written)
+    booked = cc.usd_to_nano(data["standard_logging_object"]["response_cost"]) + sum(cc.usd_to_nano(e["response_cost"]) for e in events)
+    assert len(written) == 3 and charged == expected and booked == charged
+    assert sorted(i for i, _ in written) == sorted([CALL] + [e["id"] for e in events if e["companion_supplement"] == "attempt"])
+
+
 def test_the_hook_spools_them_and_never_raises(db_logger, tmp_path):
     logger = cc.CompanionLogger(spool_path=str(tmp_path / "s.sqlite3"), webhook_url="", autostart=False)
     exc = litellm.Timeout("timed out", model="m", llm_provider="openai")

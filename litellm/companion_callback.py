@@ -45,6 +45,11 @@ Environment (read when the logger is constructed):
   COMPANION_INCLUDE_CONTENT  "true" keeps messages/response in the events (default false)
   COMPANION_AUTOSTART        "false" disables the delivery thread (tests call flush() instead)
 
+Failed calls LiteLLM charges (``async_post_call_failure_hook``, every failed call): what LiteLLM's
+own _ProxyDBLogger adds to the key's spend beyond the failure event it logs (a read timeout's or a
+client disconnect's estimated input cost, earlier timed-out retries) is spooled as extra failure
+events ``<id>-billed`` and ``<id>-attempt-N`` (failure_charge_events, below; litellm/README.md).
+
 Refused requests (``async_post_call_failure_hook``): when LiteLLM refuses a call because the key's
 budget is spent (BudgetExceededError, HTTP 429) or the key is blocked (HTTP 401), the answer is
 replaced by one written for the person: HTTP 402 ``budget_exceeded`` (no client retries a 402) or
@@ -72,6 +77,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
 import httpx
@@ -590,6 +597,203 @@ class PersonLookup:
 
 
 # --------------------------------------------------------------------------------------------
+# What LiteLLM charges a key for a failed call, as events we can book
+# --------------------------------------------------------------------------------------------
+# LiteLLM 1.103.7 charges a failed call in proxy/hooks/proxy_track_cost_callback.py:
+# _ProxyDBLogger.async_post_call_failure_hook -> _write_failure_spend_rows: one spend row, each
+# added to the key's spend (db/db_spend_update_writer.py: DBSpendUpdateWriter.update_database),
+# per (cost, kwargs) of _failure_spend_rows(request_data, final_cost, None):
+#   * the final row, cost = recovered_stream_cost + guardrail_information_cost(...), where
+#     recovered_stream_cost = max(float(request_data["response_cost"] or 0), 0) when
+#     request_data["combined_usage_object"] is a litellm.Usage;
+#   * one row per earlier attempt the provider billed (_billed_failed_attempts: the router's retry
+#     records whose exception was a Timeout, proxy/utils.py: _billed_earlier_attempts), request id
+#     "<id>-attempt-<position>" (_attempt_spend_row_kwargs), cost attempt.response_cost.
+# proxy/utils.py: ProxyLogging.post_call_failure_hook lifts those fields onto request_data
+# (_failure_fields_to_lift) BEFORE it calls any callback's async_post_call_failure_hook, ours
+# included, and _ProxyDBLogger only adds to request_data what the final cost does not read, so
+# the same numbers are seen whichever of the two hooks runs first. For a provider read timeout
+# (_timed_out_reading_from_provider) and the proxy's own 499 client disconnect
+# (_client_disconnected) the lifted response_cost is the prompt's estimated input price
+# (_failure_usage_to_lift: provider_billed), while the failure event we get from
+# async_log_failure_event carries 0: litellm_core_utils/litellm_logging.py:
+# Logging._failure_handler_helper_fn sets model_call_details["response_cost"] = 0 unless a broken
+# stream recorded its partial usage, and builds the standard logging object from that; the
+# event is that dict (Logging._async_failure_handler_body passes kwargs=self.model_call_details)
+# and _failure_fields_to_lift lifts the same dict onto request_data["standard_logging_object"],
+# which is where E is read. The earlier
+# attempts are never logged to callbacks at all. Without the events below LiteLLM's key spend
+# runs ahead of the ledger and the person loses that budget.
+#
+# So for each failure we spool, beside the failure event LiteLLM logs (cost E):
+#   * per billed earlier attempt, a failure event with LiteLLM's row ids (id and litellm_call_id
+#     "<...>-attempt-<position>"), its cost and its usage;
+#   * when the final row costs F > E, a failure event for F - E (exact, in nano-USD as the service
+#     rounds: money.ts usdToNano) with id/litellm_call_id "<...>-billed": it has no spend-log row
+#     of its own (service/src/jobs/reconcile.ts knows). E > F (LiteLLM charged less than the event
+#     says: it does not charge failures at all - no database, disable_error_logs,
+#     disable_spend_updates, a non-LLM route - but a broken stream's event carries its partial
+#     cost) is logged and counted; nothing negative is invented, the reconciler then reports that
+#     LiteLLM holds less spend than the ledger.
+# LiteLLM's own functions are imported lazily and defensively: if one of them moves in another
+# LiteLLM version the callback still loads and logs (once) that it cannot add these events.
+SUPPLEMENT_BILLED = "-billed"
+TIMEOUT_ERROR = {"error_code": "408", "error_class": "Timeout",
+                 "error_message": "an earlier attempt of this call timed out; the provider billed it"}
+_NANO = Decimal(10) ** -9
+
+_accounting: Any = None  # SimpleNamespace of LiteLLM's functions, False when unavailable
+_accounting_lock = threading.Lock()
+
+
+def litellm_accounting() -> Any:
+    """LiteLLM's failure-accounting functions, or None (logged once) when this version lacks one."""
+    global _accounting
+    if _accounting is None:
+        with _accounting_lock:
+            if _accounting is None:
+                try:
+                    import litellm as _litellm
+                    from litellm.proxy.auth.route_checks import RouteChecks
+                    from litellm.proxy.hooks.proxy_track_cost_callback import (
+                        _failure_spend_rows,
+                        _ProxyDBLogger,
+                        guardrail_information_cost,
+                    )
+                    from litellm.proxy.utils import ProxyUpdateSpend
+
+                    _accounting = SimpleNamespace(
+                        litellm=_litellm, Usage=_litellm.Usage, RouteChecks=RouteChecks,
+                        failure_spend_rows=_failure_spend_rows, ProxyDBLogger=_ProxyDBLogger,
+                        guardrail_information_cost=guardrail_information_cost, ProxyUpdateSpend=ProxyUpdateSpend)
+                except Exception:
+                    log.exception("this LiteLLM version lacks the failure-accounting functions the callback reads "
+                                  "(proxy_track_cost_callback._failure_spend_rows, ...): what LiteLLM charges for "
+                                  "timed-out, disconnected and retried calls is NOT reported; the reconciler will show it")
+                    _accounting = False
+    return _accounting or None
+
+
+def litellm_charges_failures(acc: Any, user_api_key_dict: Any) -> bool:
+    """Whether _ProxyDBLogger writes the failure's spend rows at all: it is registered only with a
+    database (proxy/proxy_server.py: cost_tracking), returns early on disable_error_logs or a route
+    that is neither an LLM nor an info route (its async_post_call_failure_hook), and
+    update_database writes nothing with disable_spend_updates."""
+    if not any(isinstance(cb, acc.ProxyDBLogger) for cb in list(acc.litellm.callbacks)):
+        return False
+    if acc.ProxyDBLogger._should_track_errors_in_db() is False:
+        return False
+    route = getattr(user_api_key_dict, "request_route", None)
+    if route is not None and not (acc.RouteChecks.is_llm_api_route(route=route) or acc.RouteChecks.is_info_route(route=route)):
+        return False
+    return acc.ProxyUpdateSpend.disable_spend_updates() is not True
+
+
+def final_failure_cost(acc: Any, request_data: dict) -> float:
+    """The final row's cost, as _ProxyDBLogger.async_post_call_failure_hook computes it."""
+    recovered = (max(float(request_data.get("response_cost") or 0.0), 0.0)
+                 if isinstance(request_data.get("combined_usage_object"), acc.Usage) else 0.0)
+    # _ProxyDBLogger reads the guardrail information from request_data["metadata"], filled from
+    # request_data["litellm_metadata"] when metadata lacks the key.
+    md = request_data.get("metadata") if isinstance(request_data.get("metadata"), dict) else {}
+    key = "standard_logging_guardrail_information"
+    bucket = request_data.get("litellm_metadata")
+    guardrails = md[key] if key in md else (bucket.get(key) if isinstance(bucket, dict) else None)
+    return recovered + acc.guardrail_information_cost(guardrails)
+
+
+def usd_to_nano(v: Any) -> int:
+    """A LiteLLM USD amount in nano-USD exactly as the service reads it (money.ts usdToNano: the
+    shortest decimal text, rounded half away from zero)."""
+    if v is None:
+        return 0
+    d = Decimal(repr(float(v))) if isinstance(v, float) else Decimal(str(v))
+    return int(d.quantize(_NANO, rounding=ROUND_HALF_UP).scaleb(9))
+
+
+def nano_text(n: int) -> str:
+    sign, n = ("-", -n) if n < 0 else ("", n)
+    return f"{sign}{n // 10**9}.{n % 10**9:09d}"
+
+
+def _usage_tokens(usage: Any) -> tuple[int, int, int]:
+    get = (lambda k: usage.get(k)) if isinstance(usage, dict) else (lambda k: getattr(usage, k, None))
+    p, c, t = (int(get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    return p, c, t or p + c
+
+
+def _row_ids(row: Any, base: dict) -> tuple[Optional[str], Optional[str]]:
+    """(id, litellm_call_id) of a spend row's kwargs: the id its spend-log row gets
+    (spend_tracking/spend_tracking_utils.py: get_spend_logs_id - the standard logging object's id,
+    else litellm_call_id) and the call id."""
+    slo = row.get("standard_logging_object") if isinstance(row.get("standard_logging_object"), dict) else base
+    call_id = row.get("litellm_call_id") if isinstance(row.get("litellm_call_id"), str) else None
+    rid = slo.get("id") if isinstance(slo.get("id"), str) and slo.get("id") else call_id
+    return rid, call_id
+
+
+def failure_charge_events(request_data: Any, user_api_key_dict: Any, stats: Optional[dict] = None) -> list[dict]:
+    """The events to spool so that what we book for this failed call equals what LiteLLM charges
+    (see the comment above). Each is the failure's standard logging object (same key hash,
+    metadata, startTime) with its own ids, cost and tokens, status "failure"."""
+    if not isinstance(request_data, dict):
+        return []
+    acc = litellm_accounting()
+    if acc is None:
+        return []
+    base = request_data.get("standard_logging_object")
+    logged_nano = usd_to_nano(base.get("response_cost")) if isinstance(base, dict) else 0
+    rows = (acc.failure_spend_rows(request_data, final_failure_cost(acc, request_data), None)
+            if litellm_charges_failures(acc, user_api_key_dict) else ())
+    charged = [(usd_to_nano(cost), cost, row) for cost, row in rows]
+    final_nano = charged[0][0] if charged else 0
+    if final_nano < logged_nano:
+        _overbooked(request_data, logged_nano, final_nano, stats)
+    if final_nano <= logged_nano and all(n <= 0 for n, _, _ in charged[1:]):
+        return []
+    if not isinstance(base, dict):
+        log.error("LiteLLM charged a failed call (%s) without a standard logging object: not reported",
+                  request_data.get("litellm_call_id"))
+        return []
+    events: list[dict] = []
+    final_row, attempts = charged[0][2], charged[1:]
+    if final_nano > logged_nano:
+        rid, call_id = _row_ids(final_row, base)
+        row_tokens = _usage_tokens(request_data.get("combined_usage_object"))
+        logged_tokens = _usage_tokens(base)
+        p, c, t = (max(a - b, 0) for a, b in zip(row_tokens, logged_tokens))
+        events.append({**base, "id": f"{rid}{SUPPLEMENT_BILLED}" if rid else None,
+                       "litellm_call_id": f"{call_id or base.get('litellm_call_id')}{SUPPLEMENT_BILLED}",
+                       "status": "failure", "response_cost": nano_text(final_nano - logged_nano),
+                       "prompt_tokens": p, "completion_tokens": c, "total_tokens": t,
+                       "companion_supplement": "billed", "companion_supplement_of": call_id or base.get("litellm_call_id")})
+    for position, (nano, cost, row) in enumerate(attempts):
+        if nano <= 0:
+            continue  # a $0 row adds nothing to the key's spend
+        rid, call_id = _row_ids(row, base)
+        if call_id is None or rid == base.get("id"):  # no ids of its own (LiteLLM re-keys only str ids)
+            call_id = call_id or f"{base.get('litellm_call_id') or base.get('id')}-attempt-{position}"
+            rid = call_id if rid == base.get("id") else rid
+        p, c, t = _usage_tokens(row.get("combined_usage_object"))
+        events.append({**base, "id": rid, "litellm_call_id": call_id, "status": "failure", "response_cost": cost,
+                       "prompt_tokens": p, "completion_tokens": c, "total_tokens": t,
+                       # only attempts that ended in a Timeout are billed (proxy/utils.py: _timed_out_earlier_records)
+                       "error_information": dict(TIMEOUT_ERROR),
+                       "companion_supplement": "attempt", "companion_supplement_of": base.get("litellm_call_id")})
+    if stats is not None:
+        stats["failure_supplements"] = stats.get("failure_supplements", 0) + len(events)
+    return events
+
+
+def _overbooked(request_data: dict, logged_nano: int, charged_nano: int, stats: Optional[dict]) -> None:
+    if stats is not None:
+        stats["overbooked_failures"] = stats.get("overbooked_failures", 0) + 1
+    log.warning("LiteLLM charged %s USD for failed call %s, its failure event says %s USD: the ledger books the event "
+                "(nothing negative is sent); the reconciler reports the difference",
+                nano_text(charged_nano), request_data.get("litellm_call_id"), nano_text(logged_nano))
+
+
+# --------------------------------------------------------------------------------------------
 # Logger + delivery
 # --------------------------------------------------------------------------------------------
 class CompanionLogger(CustomLogger):
@@ -634,7 +838,8 @@ class CompanionLogger(CustomLogger):
 
         # counters (this process); dropped_full is also persisted in the spool's counters table
         self.stats = {"spooled": 0, "dropped_full": 0, "dropped_error": 0, "delivered": 0,
-                      "dead_lettered": 0, "failed_attempts": 0}
+                      "dead_lettered": 0, "failed_attempts": 0, "failure_supplements": 0,
+                      "overbooked_failures": 0}
         self._last_full_log = 0.0
         self._last_auth_log = 0.0
         self._consecutive_failures = 0
@@ -668,9 +873,12 @@ class CompanionLogger(CustomLogger):
 
     async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,
                                            traceback_str=None):
-        """LiteLLM refused or failed a call. Budget spent / key blocked: return the answer written for
-        the person (see "Refused requests" above); anything else: None, LiteLLM answers as usual.
-        Never raises (LiteLLM would log it and keep its own answer)."""
+        """LiteLLM refused or failed a call. First, whatever LiteLLM charges the key for it beyond the
+        failure event it logs is spooled (failure_charge_events; also with refusal messages off).
+        Then, budget spent / key blocked: return the answer written for the person (see "Refused
+        requests" above); anything else: None, LiteLLM answers as usual. Never raises (LiteLLM would
+        log it and keep its own answer)."""
+        await self._spool_failure_charges(request_data, user_api_key_dict)
         if not self.refusal_messages:
             return None
         kind = refusal_kind(original_exception)
@@ -684,6 +892,20 @@ class CompanionLogger(CustomLogger):
         except Exception:
             log.exception("could not build the refusal message; LiteLLM's own answer is used")
             return None
+
+    async def _spool_failure_charges(self, request_data: Any, user_api_key_dict: Any) -> None:
+        """The supplementary failure events of one failed call, on disk when this returns. A refused
+        call (nothing dispatched) has none and returns at once; otherwise the SQLite write runs off
+        the event loop like _on_event's (a few ms, before LiteLLM sends its error answer)."""
+        try:
+            events = failure_charge_events(request_data, user_api_key_dict, self.stats)
+            if not events:
+                return
+            datas = [self._serialise_payload(e) for e in events]
+            await asyncio.to_thread(lambda: [self._spool_one(d) for d in datas])
+        except Exception:
+            self.stats["dropped_error"] += 1
+            log.exception("failed to spool what LiteLLM charged for a failed call (dropped)")
 
     async def _on_event(self, kwargs: Any) -> None:
         try:
@@ -712,6 +934,9 @@ class CompanionLogger(CustomLogger):
             log.warning("event without standard_logging_object ignored (call_type=%s)",
                         kwargs.get("call_type") if isinstance(kwargs, dict) else None)
             return None
+        return self._serialise_payload(payload)
+
+    def _serialise_payload(self, payload: dict) -> str:
         if not self.include_content:
             payload = strip_content(payload)
         payload = dict(sanitise_key_hash(payload))

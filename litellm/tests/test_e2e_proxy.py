@@ -11,6 +11,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from test_refusal import EN, PT, view
 
 LITELLM_DIR = Path(__file__).resolve().parent.parent
 ROOT = LITELLM_DIR.parent
-VENV_LITELLM = Path(os.environ.get("LITELLM_VENV") or ROOT / ".venv-litellm") / "bin" / "litellm"
+# LITELLM_VENV, else <repo>/.venv-litellm, else the venv running pytest when it has LiteLLM's CLI
+_VENVS = [Path(os.environ["LITELLM_VENV"])] if os.environ.get("LITELLM_VENV") else [ROOT / ".venv-litellm", Path(sys.prefix)]
+VENV_LITELLM = next((v / "bin" / "litellm" for v in _VENVS if (v / "bin" / "litellm").exists()), _VENVS[0] / "bin" / "litellm")
 MASTER_KEY = "sk-master-e2e"
 SECRET = "e2e-webhook-secret"
 EXPECTED_COST = 0.0005  # 10 * 0.00001 + 20 * 0.00002, see config.test.yaml

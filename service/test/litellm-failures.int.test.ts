@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openPostgres, rows, type Database } from '../src/db/client.js';
 import { keys } from '../src/db/schema/index.js';
+import { usdToNano } from '../src/domain/money.js';
 import { createApiToken } from '../src/domain/auth/tokens.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { sha256Hex } from '../src/lib/crypto.js';
@@ -33,6 +34,8 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
   let token: string;
   const spool = mkdtempSync(join(tmpdir(), 'companion-spool-'));
   const key = `sk-failures-${randomBytes(6).toString('hex')}`;
+  /** LiteLLM's own failure spend rows (litellm/tests/spend_spy.py: _ProxyDBLogger, recorded). */
+  const spentPath = join(spool, 'litellm-spend-rows.jsonl');
   let userId: string;
 
   beforeAll(async () => {
@@ -53,6 +56,7 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
       COMPANION_SPOOL_PATH: join(spool, 'spool.sqlite3'),
       COMPANION_FLUSH_INTERVAL: '0.2',
       FAKE_PROVIDER_URL: `http://127.0.0.1:${providerPort}/v1`,
+      SPEND_SPY_PATH: spentPath,
     });
     proxyUrl = `http://127.0.0.1:${proxyPort}`;
     await waitFor(`${proxyUrl}/health/liveliness`, 120_000, proxy.proc, proxy.output);
@@ -126,4 +130,44 @@ describe.runIf(isPostgres() && existsSync(join(VENV, 'bin', 'litellm')))('a real
     expect(await (await fetch(`${service.url}/metrics`)).text()).toContain('companion_unpriced_calls_total{model="unpriced"} 1');
     await expectLedgerConsistent(db.db);
   });
+
+  it('books what LiteLLM charges for a timed-out call (and its two timed-out retries) and a client disconnect', async () => {
+    const before = (await booked()).length;
+    const spentRows = () =>
+      existsSync(spentPath) ? readFileSync(spentPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string; response_cost: number }) : [];
+    const charged0 = spentRows().length;
+    expect(await chat('slow')).toBe(408); // timeout 1 s, the provider answers after 3 s; retried twice
+    const hangUp = new AbortController();
+    const t = setTimeout(() => hangUp.abort(), 500);
+    await fetch(`${proxyUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'hello' }] }),
+      signal: hangUp.signal,
+    }).catch(() => undefined);
+    clearTimeout(t);
+    // LiteLLM: <id>, <id>-attempt-0, <id>-attempt-1 for the timeout, <id> for the disconnect
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && spentRows().length < charged0 + 4) await new Promise((r) => setTimeout(r, 200));
+    const rowsNow = spentRows().slice(charged0);
+    expect(rowsNow).toHaveLength(4);
+    // ours: 2 failure events (cost 0) + 2 -billed + 2 attempts
+    const all = await until(before + 6);
+    const mine = all.slice(before);
+    expect(mine).toHaveLength(6);
+    const chargedNano = rowsNow.reduce((a, r) => a + usdToNano(r.response_cost), 0);
+    expect(chargedNano).toBe(4 * 80_000); // "hello": 8 prompt tokens × 0.00001 USD, four times
+    expect(mine.reduce((a, e) => a + Number(e.cost_nano), 0)).toBe(chargedNano);
+    const ledger = (await (await fetch(`${service.url}/api/users/${userId}/ledger?kind=usage`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      items: { amount: number; outcome: string | null }[];
+    };
+    // 80,000 nUSD → 212,765.96… → 212,766 milli-credits each
+    expect(ledger.items.slice(0, 4).map((e) => [e.amount, e.outcome]).sort()).toEqual([
+      [-212.766, 'cancelled'],
+      [-212.766, 'timed_out'],
+      [-212.766, 'timed_out'],
+      [-212.766, 'timed_out'],
+    ]);
+    await expectLedgerConsistent(db.db);
+  }, 90_000);
 });

@@ -147,6 +147,13 @@ export function milliCreditsToNanoFloor(milli: number, factorMicro: number): num
   return toSafeNumber(divFloor(BigInt(milli) * BigInt(factorMicro), MICRO), 'usd');
 }
 
+/** nano-USD → exact USD decimal text (9 places), e.g. for a payload that usdToNano reads back exactly. */
+export function nanoToUsdText(nano: number): string {
+  const v = BigInt(nano);
+  const abs = v < 0n ? -v : v;
+  return `${v < 0n ? '-' : ''}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
 /** nano-USD → USD float, for LiteLLM's API and display only (never stored). */
 export function nanoToUsd(nano: number): number {
   return nano / 1e9;

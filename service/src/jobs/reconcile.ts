@@ -4,7 +4,7 @@ import type { Deps } from '../deps.js';
 import { keys, reconciliationRuns, usageEvents } from '../db/schema/index.js';
 import { desiredBudgetNano } from '../domain/keys.js';
 import { currentFactorMicro } from '../domain/factor.js';
-import { maxBudgetNano, usdToNano } from '../domain/money.js';
+import { maxBudgetNano, nanoToUsdText, usdToNano } from '../domain/money.js';
 import { enqueue } from '../domain/outbox.js';
 import { ingestUsage } from '../domain/usage/ingest.js';
 import type { KeyInfo, SpendLog } from '../litellm/client.js';
@@ -184,24 +184,44 @@ async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: numb
   const old = logs.filter((l) => l.spend > 0 && Date.parse(l.startTime) <= now.getTime() - graceMs);
   if (old.length === 0) return 0;
   const ids = old.map((l) => l.requestId);
+  // A failed call's `<id>-billed` supplement (BILLED_SUFFIX) books part of the `<id>` row's spend
+  // and has no row of its own; billed retry attempts have their own `<id>-attempt-N` rows, matched
+  // like any other call by their ids.
+  const lookup = [...ids, ...ids.map((id) => `${id}${BILLED_SUFFIX}`)];
   const known = await deps.db
-    .select({ providerId: usageEvents.providerId, callId: usageEvents.litellmCallId })
+    .select({ providerId: usageEvents.providerId, callId: usageEvents.litellmCallId, costNano: usageEvents.costNano })
     .from(usageEvents)
-    .where(and(eq(usageEvents.keyHash, hash), or(inArray(usageEvents.providerId, ids), inArray(usageEvents.litellmCallId, ids))));
+    .where(and(eq(usageEvents.keyHash, hash), or(inArray(usageEvents.providerId, lookup), inArray(usageEvents.litellmCallId, lookup))));
   const seen = new Set(known.flatMap((k) => [k.providerId, k.callId]));
-  const missing = old.filter((l) => !seen.has(l.requestId)).map((l) => toPayload(l, hash));
+  const supplemented = new Map<string, number>();
+  for (const k of known) {
+    const rows = new Set([k.providerId, k.callId].filter((v): v is string => !!v && v.endsWith(BILLED_SUFFIX)).map((v) => v.slice(0, -BILLED_SUFFIX.length)));
+    for (const row of rows) supplemented.set(row, (supplemented.get(row) ?? 0) + k.costNano);
+  }
+  const missing = old
+    .filter((l) => !seen.has(l.requestId))
+    .map((l) => ({ l, nano: usdToNano(l.spend) - (supplemented.get(l.requestId) ?? 0) }))
+    .filter(({ nano }) => nano > 0)
+    .map(({ l, nano }) => toPayload(l, hash, supplemented.has(l.requestId) ? nanoToUsdText(nano) : l.spend));
   if (missing.length === 0) return 0;
   const result = await ingestUsage(deps, missing, { source: 'reconciler', recovered: true });
   return result.accepted;
 }
 
+/**
+ * The id suffix of the event litellm/companion_callback.py (failure_charge_events) spools for what
+ * LiteLLM charged a failed call beyond the failure event it logged: that event's cost is part of
+ * the `<id>` spend-log row, so recovering the row books only the rest.
+ */
+const BILLED_SUFFIX = '-billed';
+
 /** A spend-log row as the StandardLoggingPayload fields we book. */
-function toPayload(l: SpendLog, hash: string) {
+function toPayload(l: SpendLog, hash: string, cost: number | string = l.spend) {
   return {
     id: l.requestId,
     call_type: 'recovered',
     status: 'success',
-    response_cost: l.spend,
+    response_cost: cost,
     prompt_tokens: l.promptTokens,
     completion_tokens: l.completionTokens,
     total_tokens: l.totalTokens,

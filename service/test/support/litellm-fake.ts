@@ -69,6 +69,12 @@ export interface LiteLLMFake {
   getKey(keyOrHash: string): FakeKeyRow | undefined;
   /** Overwrite a key's spend (simulates drift, e.g. spend lost on a LiteLLM DB error). */
   setSpend(keyOrHash: string, usd: number): void;
+  /**
+   * What LiteLLM writes for a failed call (proxy/hooks/proxy_track_cost_callback.py:
+   * _ProxyDBLogger._write_failure_spend_rows): one spend-log row per row given (status failure),
+   * each added to the key's spend.
+   */
+  chargeFailure(keyOrHash: string, rows: { request_id: string; spend: number; startTime: number; prompt_tokens?: number }[]): void;
   faults: { failNext(n: number, kind: FaultKind): void; down(on: boolean): void };
   /** Await post-response work: spend updates, spend-log rows and webhook deliveries. */
   flushCallbacks(): Promise<void>;
@@ -416,6 +422,20 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
       const row = store.get(hashOf(k));
       if (!row) throw new Error(`fake: no key ${hashOf(k)}`);
       row.spend = usd;
+    },
+    chargeFailure(k, rows) {
+      const row = store.get(hashOf(k));
+      if (!row) throw new Error(`fake: no key ${hashOf(k)}`);
+      for (const r of rows) {
+        row.spend += r.spend;
+        const at = new Date(r.startTime * 1000).toISOString();
+        spendLogs.push({
+          request_id: r.request_id, call_type: 'acompletion', api_key: row.token, spend: r.spend, prompt_tokens: r.prompt_tokens ?? 0,
+          completion_tokens: 0, total_tokens: r.prompt_tokens ?? 0, startTime: at, endTime: at, model: 'slow', model_group: 'slow',
+          custom_llm_provider: 'openai', user: row.user_id ?? '', metadata: { status: 'failure' }, cache_hit: 'False', request_tags: [],
+          team_id: '', end_user: '', status: 'failure',
+        });
+      }
     },
     faults: {
       failNext: (n, kind) => queuedFaults.push(...Array<FaultKind>(n).fill(kind)),

@@ -11,6 +11,10 @@
  *    carries completion tokens (the partial usage of a broken stream:
  *    litellm_core_utils/streaming_handler.py: CustomStreamWrapper._record_partial_usage_for_failure);
  *  - `failed`: any other failure.
+ *
+ * What the durable callback adds for LiteLLM's failure spend rows (litellm/companion_callback.py:
+ * failure_charge_events) reads the same way: `<id>-billed` carries the failure's own
+ * error_information, `<id>-attempt-N` a Timeout (408), the only attempts LiteLLM bills.
  */
 export const FAILURE_OUTCOMES = ['cancelled', 'timed_out', 'interrupted', 'failed'] as const;
 export type FailureOutcome = (typeof FAILURE_OUTCOMES)[number];

@@ -1,3 +1,4 @@
+import { nextBoundary } from '../src/jobs/index.js';
 import { describe, expect, it } from 'vitest';
 import { graceEnd, nextPeriod, periodOf, periodPlacer, periodStartInstant, previousPeriod } from '../src/lib/period.js';
 
@@ -41,5 +42,16 @@ describe('periods are calendar months in the configured time zone', () => {
     // no grace window: the previous period's events are late at once
     expect(periodPlacer(new Date('2026-02-01T03:00:00.001Z'), 'America/Sao_Paulo', 0).place(new Date('2026-02-01T02:59:59.999Z')))
       .toEqual({ period: '2026-01-01', previous: false, late: true });
+  });
+});
+
+describe('nextBoundary (the rollover job wakes at it, not up to an interval later)', () => {
+  const sp = 'America/Sao_Paulo';
+  it('is the end of the grace window while it is open, then the next period start', () => {
+    expect(nextBoundary(new Date('2026-03-01T03:05:00Z'), sp, 15).toISOString()).toBe('2026-03-01T03:15:00.000Z');
+    expect(nextBoundary(new Date('2026-03-01T03:15:00Z'), sp, 15).toISOString()).toBe('2026-04-01T03:00:00.000Z');
+    expect(nextBoundary(new Date('2026-03-31T23:59:59Z'), sp, 15).toISOString()).toBe('2026-04-01T03:00:00.000Z');
+    // New York: November starts at 04:00Z (EDT), December at 05:00Z (EST)
+    expect(nextBoundary(new Date('2026-11-15T12:00:00Z'), 'America/New_York', 0).toISOString()).toBe('2026-12-01T05:00:00.000Z');
   });
 });

@@ -56,6 +56,9 @@ interface LiveKey {
  * At scale: the ledger side (booked spend, desired budget, recent use) is one SQL pass; LiteLLM is
  * read `chunkSize` keys per POST /v2/key/info; /spend/logs only for the rare key LiteLLM is ahead on.
  */
+/** Keys read from the ledger per query. */
+const LEDGER_PAGE = 5000;
+
 export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
   const litellm = deps.litellm;
   if (!litellm) throw new Error('LiteLLM is not configured');
@@ -63,35 +66,43 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
   const grace = (opts.graceMinutes ?? 15) * 60_000;
   const settleSince = new Date(startedAt.getTime() - (opts.settleSeconds ?? 120) * 1000);
   const factor = await currentFactorMicro(deps.db);
-  const live = await rows<LiveKey>(
-    deps.db,
-    sql`select k.id, k.user_id, k.token_hash, k.key_alias, k.spend_nano,
-               (b.monthly_milli + b.topup_milli) as remaining_milli,
-               exists (select 1 from usage_events u where u.user_id = k.user_id and u.start_time > ${settleSince.toISOString()}::timestamptz) as recent
-        from keys k join balances b on b.user_id = k.user_id
-        where k.token_hash is not null and k.status in ('active', 'blocked')
-        order by k.id`,
-  );
   const items: ReconcileItem[] = [];
   let recovered = 0;
+  let keysChecked = 0;
   const chunkSize = opts.chunkSize ?? 500;
-  for (let i = 0; i < live.length; i += chunkSize) {
-    const chunk = live.slice(i, i + chunkSize);
-    let infos: Map<string, KeyInfo>;
-    try {
-      // Rows come without their token: matched back by alias (ours, unique per key row).
-      infos = new Map((await litellm.keyInfoMany(chunk.map((k) => k.token_hash))).map((info) => [info.keyAlias ?? '', info]));
-    } catch (err) {
-      for (const k of chunk) items.push({ keyId: k.id, userId: k.user_id, action: 'error', detail: (err as Error).message.slice(0, 300) });
-      continue;
-    }
-    for (const key of chunk) {
+  // The ledger side a page at a time (keyset on the key id), so memory stays flat at 100,000 keys.
+  let after = '';
+  for (;;) {
+    const live = await rows<LiveKey>(
+      deps.db,
+      sql`select k.id, k.user_id, k.token_hash, k.key_alias, k.spend_nano,
+                 (b.monthly_milli + b.topup_milli) as remaining_milli,
+                 exists (select 1 from usage_events u where u.user_id = k.user_id and u.start_time > ${settleSince.toISOString()}::timestamptz) as recent
+          from keys k join balances b on b.user_id = k.user_id
+          where k.token_hash is not null and k.status in ('active', 'blocked') and k.id > ${after}
+          order by k.id limit ${LEDGER_PAGE}`,
+    );
+    keysChecked += live.length;
+    for (let i = 0; i < live.length; i += chunkSize) {
+      const chunk = live.slice(i, i + chunkSize);
+      let infos: Map<string, KeyInfo>;
       try {
-        recovered += await compare(deps, key, infos.get(key.key_alias) ?? null, { startedAt, grace, factor, lookbackDays: opts.lookbackDays ?? 35 }, items);
+        // Rows come without their token: matched back by alias (ours, unique per key row).
+        infos = new Map((await litellm.keyInfoMany(chunk.map((k) => k.token_hash))).map((info) => [info.keyAlias ?? '', info]));
       } catch (err) {
-        items.push({ keyId: key.id, userId: key.user_id, action: 'error', detail: (err as Error).message.slice(0, 300) });
+        for (const k of chunk) items.push({ keyId: k.id, userId: k.user_id, action: 'error', detail: (err as Error).message.slice(0, 300) });
+        continue;
+      }
+      for (const key of chunk) {
+        try {
+          recovered += await compare(deps, key, infos.get(key.key_alias) ?? null, { startedAt, grace, factor, lookbackDays: opts.lookbackDays ?? 35 }, items);
+        } catch (err) {
+          items.push({ keyId: key.id, userId: key.user_id, action: 'error', detail: (err as Error).message.slice(0, 300) });
+        }
       }
     }
+    if (live.length < LEDGER_PAGE) break;
+    after = live[live.length - 1]!.id;
   }
   const count = (a: ReconcileItem['action']) => items.filter((i) => i.action === a).length;
   const [run] = await deps.db
@@ -99,7 +110,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
     .values({
       startedAt,
       finishedAt: deps.clock.now(),
-      keysChecked: live.length,
+      keysChecked,
       recovered,
       repushed: count('budget_repushed'),
       unexplained: count('unexplained'),
@@ -130,17 +141,20 @@ async function compare(
   let booked = Number(key.spend_nano);
   let recovered = 0;
   let refreshed = false;
+  let inDelivery = 0;
   const litellmNano = usdToNano(info.spend);
   if (litellmNano - booked > TOLERANCE_NANO) {
     refreshed = true;
-    recovered = await recoverMissing(deps, key.token_hash, ctx.startedAt, ctx.grace, ctx.lookbackDays);
+    ({ recovered, inDelivery } = await recoverMissing(deps, key.token_hash, ctx.startedAt, ctx.grace, ctx.lookbackDays));
     const [fresh] = await deps.db.select({ spend: keys.spendNano }).from(keys).where(eq(keys.id, key.id));
     booked = fresh!.spend;
     if (recovered > 0) items.push({ ...base, action: 'recovered', detail: `${recovered} call(s) LiteLLM billed were missing; booked now` });
   }
   const gap = litellmNano - booked;
-  // LiteLLM behind the ledger right after use is its batch writing, not drift (settleSeconds).
-  if (Math.abs(gap) > TOLERANCE_NANO && !(gap < 0 && key.recent)) {
+  // LiteLLM behind the ledger right after use is its batch writing, not drift (settleSeconds);
+  // LiteLLM ahead by calls it logged within the grace window that we have not booked yet is the
+  // callback's delivery still under way, not drift either.
+  if (Math.abs(gap) > TOLERANCE_NANO && !(gap < 0 && key.recent) && !(gap > 0 && gap <= inDelivery + TOLERANCE_NANO)) {
     items.push({
       ...base,
       action: 'unexplained',
@@ -166,7 +180,12 @@ async function compare(
 /** Spend-log rows read per key per cycle at most (/spend/logs/v2, 1,000 a page): a bound, not a cut. */
 const MAX_LOG_PAGES = 20;
 
-async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<number> {
+/**
+ * Book the calls LiteLLM logged for this key that the ledger lacks, once they are older than the
+ * grace window (a younger one may still be on its way through the callback). Returns how many
+ * were booked, and the nano-USD of the younger ones not booked yet (delivery under way).
+ */
+async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<{ recovered: number; inDelivery: number }> {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   // /spend/logs returns the newest 10,000 rows only (x-litellm-spend-logs-truncated); v2 pages.
   const logs: SpendLog[] = [];
@@ -181,9 +200,9 @@ async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: numb
     logs.push(...p.rows);
     if (page >= p.totalPages) break;
   }
-  const old = logs.filter((l) => l.spend > 0 && Date.parse(l.startTime) <= now.getTime() - graceMs);
-  if (old.length === 0) return 0;
-  const ids = old.map((l) => l.requestId);
+  const billed = logs.filter((l) => l.spend > 0);
+  if (billed.length === 0) return { recovered: 0, inDelivery: 0 };
+  const ids = billed.map((l) => l.requestId);
   // A failed call's `<id>-billed` supplement (BILLED_SUFFIX) books part of the `<id>` row's spend
   // and has no row of its own; billed retry attempts have their own `<id>-attempt-N` rows, matched
   // like any other call by their ids.
@@ -198,14 +217,18 @@ async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: numb
     const rows = new Set([k.providerId, k.callId].filter((v): v is string => !!v && v.endsWith(BILLED_SUFFIX)).map((v) => v.slice(0, -BILLED_SUFFIX.length)));
     for (const row of rows) supplemented.set(row, (supplemented.get(row) ?? 0) + k.costNano);
   }
-  const missing = old
+  const unbooked = billed
     .filter((l) => !seen.has(l.requestId))
     .map((l) => ({ l, nano: usdToNano(l.spend) - (supplemented.get(l.requestId) ?? 0) }))
-    .filter(({ nano }) => nano > 0)
+    .filter(({ nano }) => nano > 0);
+  const settled = (l: SpendLog) => Date.parse(l.startTime) <= now.getTime() - graceMs;
+  const inDelivery = unbooked.filter(({ l }) => !settled(l)).reduce((sum, { nano }) => sum + nano, 0);
+  const missing = unbooked
+    .filter(({ l }) => settled(l))
     .map(({ l, nano }) => toPayload(l, hash, supplemented.has(l.requestId) ? nanoToUsdText(nano) : l.spend));
-  if (missing.length === 0) return 0;
+  if (missing.length === 0) return { recovered: 0, inDelivery };
   const result = await ingestUsage(deps, missing, { source: 'reconciler', recovered: true });
-  return result.accepted;
+  return { recovered: result.accepted, inDelivery };
 }
 
 /**

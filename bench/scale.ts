@@ -11,6 +11,7 @@
  * and the service's peak RSS in each. Targets (issue 12): A, B, C < 60 s; RSS < 300 MB.
  * Report: stdout + bench/results/scale.json.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import { openPostgres } from '../service/src/db/client.js';
 import { seedPlans } from '../service/src/domain/plans.js';
 import { maxBudgetNano } from '../service/src/domain/money.js';
 import { startLiteLLMFake, type LiteLLMFake, type LiteLLMFakeOptions } from '../service/test/support/litellm-fake.js';
-import { createDatabase, dropDatabase, withDatabase } from './lib/db.js';
+import { connect, createDatabase, dropDatabase, withDatabase } from './lib/db.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { apiToken, call } from './lib/seed.js';
@@ -80,21 +81,35 @@ async function main() {
 
     // ---- A. month boundary: the rollover at start, then every key's new budget in LiteLLM ----------
     const port = await freePort();
+    // the bundle first: the clock starts when the service process does
+    if (spawnSync('npm', ['run', '--silent', 'build:service'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build:service failed');
     const t0 = performance.now();
     service = await startService({
       DATABASE_URL: dbUrl, HOST: '127.0.0.1', PORT: String(port), WEBHOOK_SECRET: secret, ADMIN_PASSWORD: password,
       LOG_LEVEL: 'warn', JOBS_ENABLED: 'true', NODE_ENV: 'production', TIMEZONE: 'America/Sao_Paulo',
       PUBLIC_URL: `http://127.0.0.1:${port}`, LITELLM_URL: fake.url, LITELLM_MASTER_KEY: masterKey,
       RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
-    }, path.join(RESULTS, 'service-scale.log'), (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)); // e.g. --cpu-prof
+    }, path.join(RESULTS, 'service-scale.log'), (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean), { build: false }); // node args: e.g. --cpu-prof
     const rss = new RssSampler(service.pid);
     rss.phase = 'month';
     const cpuA = cpuSnapshot(service.pid, undefined);
     const newBudget = usd(maxBudgetNano(0, grant, 376_000));
     const allAt = (v: number) => () => fake!.countKeys((k) => k.max_budget === v) === N;
+    // When the last person was rolled over (booked in our database), beside when LiteLLM had every budget.
+    const probe = connect(dbUrl, 1);
+    let rolledMs: number | undefined;
+    const watchRollover = (async () => {
+      while (rolledMs === undefined) {
+        const [r] = await probe<{ n: string }[]>`select count(*) as n from balances where period_start < date_trunc('month', now() at time zone 'America/Sao_Paulo')::date`;
+        if (Number(r!.n) === 0) rolledMs = performance.now() - t0;
+        else await new Promise((res) => setTimeout(res, 200));
+      }
+    })();
     const monthMs = (performance.now() - t0) + (await until('month boundary pushed', allAt(newBudget), 600_000));
+    await watchRollover;
+    await probe.end();
     const cpuA2 = cpuSnapshot(service.pid, undefined);
-    say(`A. month boundary: ${N} keys at the new max_budget ${newBudget} USD ${(monthMs / 1000).toFixed(1)} s after the service started; peak RSS ${(rss.peak('month') / 2 ** 20).toFixed(0)} MB`);
+    say(`A. month boundary: ${N} people rolled over ${(rolledMs! / 1000).toFixed(1)} s and ${N} keys at the new max_budget ${newBudget} USD ${(monthMs / 1000).toFixed(1)} s after the service started (migrations checked); peak RSS ${(rss.peak('month') / 2 ** 20).toFixed(0)} MB`);
 
     // ---- B. factor change -----------------------------------------------------------------------
     const token = await apiToken(service.url, password);
@@ -139,7 +154,7 @@ async function main() {
     const mb = (phase: string) => Math.round(rss.peak(phase) / 2 ** 20);
     const result = {
       scenario: 'scale', at: new Date().toISOString(), machine: machine(pgVersion), params: { people: N, latencyMs: LATENCY, chatters: CHATTERS },
-      monthBoundary: { seconds: Math.round(monthMs / 100) / 10, peakRssMB: mb('month'), cores: cores(cpuA, cpuA2), target: '< 60 s' },
+      monthBoundary: { seconds: Math.round(monthMs / 100) / 10, rolledOverSeconds: Math.round(rolledMs! / 100) / 10, peakRssMB: mb('month'), cores: cores(cpuA, cpuA2), target: '< 60 s' },
       factorChange: { seconds: Math.round(factorMs / 100) / 10, peakRssMB: mb('factor'), cores: cores(cpuA2, cpuB), target: '< 60 s' },
       reconcile: { seconds: Math.round(reconcileMs / 100) / 10, ...run, chatsDuring: chats, peakRssMB: mb('reconcile'), cores: cores(cpuB, cpuC), target: '< 60 s, 0 unexplained' },
     };

@@ -178,6 +178,7 @@ async function main() {
   const wallS = L.wallMs / 1000;
   const lat = [...L.latencies].sort((a, b) => a - b);
   const cpu = cpuCores(cpuStart, cpuEnd);
+  const R0 = { eventsPerSecBooked: L.totals.accepted / wallS };
   const result = {
     at: new Date().toISOString(),
     machine: machine(pgVersion),
@@ -200,6 +201,8 @@ async function main() {
       /** Median window's events/s ÷ the bare COPY limit measured in this run. */
       ratioToBareLimit: +(median(eps) / bare.eventsPerSec).toFixed(2),
       cpuCores: cpu && { service: cpu.serviceCores, postgres: cpu.postgresCores, loadGenerator: cpu.loadGeneratorCores, others: cpu.otherProcessesCores },
+      /** CPU milliseconds per 1000 events booked over all windows (on a busy host, sharing inflates it too). */
+      cpuMsPer1000Events: cpu && { service: Math.round((cpu.serviceCores * 1e6) / R0.eventsPerSecBooked), postgres: Math.round((cpu.postgresCores * 1e6) / R0.eventsPerSecBooked) },
       peakRssMb: MB(rss.peak()),
     },
     windows,
@@ -253,7 +256,7 @@ method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.metho
 ${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}`).join('\n')}
 summary   ${S.eventsPerSecBooked.median} events/s booked (median of ${S.windows}; range ${S.eventsPerSecBooked.min}–${S.eventsPerSecBooked.max}), batch p99 median ${S.p99BatchLatencyMs.median} ms (range ${S.p99BatchLatencyMs.min}–${S.p99BatchLatencyMs.max})
 limit     bare COPY of the same rows (usage_events + ledger_entries, same indexes, 1 connection, 1 commit per ${r.bareLimit.batchSize}): ${r.bareLimit.eventsPerSec} events/s (median of ${r.bareLimit.runs.map((x: any) => x.eventsPerSec).join(', ')}; others ${r.bareLimit.cpu?.otherProcessesCores ?? 'n/a'} cores meanwhile)
-ratio     ${S.ratioToBareLimit} of the bare limit
+ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms
 all       ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates; ${R.eventsPerSecBooked} events/s, p99 ${R.latencyMs.p99} ms, ${R.mbPerSec} MB/s
 RSS       before ${R.rssMb.beforeLoad} MB, peak ${R.rssMb.peakOverall} MB, final ${R.rssMb.final} MB
 CPU       ${cpuLine(R.cpu)}${R.cpu && R.cpu.otherProcessesCores > 0.2 ? `\n          WARNING: other processes used ${R.cpu.otherProcessesCores} cores during the windows: numbers are pessimistic` : ''}

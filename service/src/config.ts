@@ -44,7 +44,7 @@ const configSchema = z.object({
   WEBHOOK_MAX_QUEUED: z.coerce.number().int().min(0).default(16),
   WEBHOOK_MAX_INFLIGHT_BYTES: positiveInt(16 * 1024 * 1024),
   /** Group commit: booking transactions at once per process; batches arriving meanwhile are booked together. */
-  WEBHOOK_BOOKING_TRANSACTIONS: positiveInt(1),
+  WEBHOOK_BOOKING_TRANSACTIONS: positiveInt(2),
   /** Group commit: at most this many events in one group (a batch larger than it is booked alone). */
   WEBHOOK_GROUP_MAX_EVENTS: positiveInt(4096),
   WEBHOOK_SIGNING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),

@@ -14,10 +14,7 @@ export function connect(url: string, max = 2): Sql {
  */
 export function connectNoDelay(url: string, max = 1): Sql {
   const u = new URL(url);
-  const socket = () => new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host: u.hostname, port: Number(u.port || 5432), noDelay: true });
-    s.once('connect', () => resolve(s)).once('error', reject);
-  });
+  const socket = () => net.connect({ host: u.hostname, port: Number(u.port || 5432), noDelay: true }); // still connecting: see service/src/db/transport.ts
   // `socket` (a connected socket per connection) is a postgres.js option its types do not declare.
   return postgres(url, { max, onnotice: () => {}, connection: { application_name: 'bench' }, ...({ socket } as object) });
 }

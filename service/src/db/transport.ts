@@ -38,12 +38,11 @@ export async function chooseTransport(url: string, mode: 'auto' | 'off' = 'auto'
 
 function tcp(u: URL, port: number, why: string): Transport {
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  // postgres.js takes a connected socket per connection (and does TLS on it when the URL asks).
-  const socket = () =>
-    new Promise<net.Socket>((resolve, reject) => {
-      const s = Object.assign(net.connect({ host, port, noDelay: true }), { host, port }); // host: TLS server name
-      s.once('connect', () => resolve(s)).once('error', reject);
-    });
+  // postgres.js takes a socket per connection (and does TLS on it when the URL asks). Handed over
+  // while still connecting: writes wait for the connection, and a failed connect arrives as the
+  // socket's error/close events, which postgres.js answers with its usual reconnect (a rejected
+  // promise here would leave that pool connection stuck for good). host: the TLS server name.
+  const socket = () => Object.assign(net.connect({ host, port, noDelay: true }), { host, port });
   return { kind: 'tcp', detail: `${host}:${port} with TCP_NODELAY (${why})`, options: { socket } };
 }
 

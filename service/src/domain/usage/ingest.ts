@@ -210,7 +210,7 @@ export async function bookUsageGroup(deps: PeriodDeps, batches: UsageBatch[], op
     await deadLetter(tx);
     if (events.count === 0) return results;
 
-    const booked = await bookEvents(tx, events.json, {
+    const booked = await bookEvents(tx, events.json, events.batchesJson, {
       source: opts.source,
       recovered: opts.recovered ?? false,
       factorMicro,
@@ -256,8 +256,10 @@ function serialiseEvents(
     placer: ReturnType<typeof periodPlacer>;
   },
   dead: UsageBatch['dead'][],
-): { json: string; count: number; perBatch: number[]; alreadyBooked: number[] } {
+): { json: string; batchesJson: string; count: number; perBatch: number[]; alreadyBooked: number[] } {
   const rowsIn = [];
+  /** The dedup keys of the events of the group's later batches (r > 0), with their batch. */
+  const later: { k: string; r: number }[] = [];
   const limits = usageLimits();
   const perBatch = batches.map(() => 0);
   const alreadyBooked = batches.map(() => 0);
@@ -310,12 +312,12 @@ function serialiseEvents(
         et: g.endTime?.toISOString(),
         l: key && ctx.placer.place(g.startTime).late ? true : undefined,
         md: g.metadata,
-        r: r || undefined,
       });
+      if (r > 0) later.push({ k: g.dedupKey, r });
       perBatch[r]!++;
     }
   }
-  return { json: JSON.stringify(rowsIn), count: rowsIn.length, perBatch, alreadyBooked };
+  return { json: JSON.stringify(rowsIn), batchesJson: JSON.stringify(later), count: rowsIn.length, perBatch, alreadyBooked };
 }
 
 /**
@@ -404,26 +406,25 @@ interface BookedBalance {
  *     a debit from the previous allowance raises the key's max_budget (its spend grows, what the
  *     current period allows does not shrink), so it queues a budget push;
  *  5. add the new events to the overview's usage_rollup.
- *  6. tell which batch of a group (x.r) each new event came from.
+ *  6. tell which batch of a group each new event came from (`batchesJson`: the keys of the
+ *     events of its later batches, with their batch index; the rest are the first's).
  * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
  * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
  */
-async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Promise<Booked> {
+async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, ctx: BookContext): Promise<Booked> {
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.used)`;
   const [out] = await rows<{ inserted: number; per_batch: [number, number, number][] | null; unpriced: [number, string, number][] | null; billed: number; balances: BookedBalance[] | null }>(tx, sql`
-    with x as (
-      select * from json_to_recordset(${rowsJson}::json) as x(k text, c text, p text, h text, ki text, u text, f boolean, t text, m text,
-        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md jsonb, r int)),
-    ins as (
+    with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
         recovered, late, metadata, created_at)
       select x.k, x.c, x.p, x.h, x.ki, x.u, case when x.f then 'failure' else 'success' end, x.t, x.m,
         x.g, coalesce(x.pt, 0), coalesce(x.ct, 0), coalesce(x.tt, 0), coalesce(x.n, 0), coalesce(x.d, 0), x.st, x.et,
         ${ctx.source}, ${ctx.recovered}, coalesce(x.l, false), x.md, ${nowIso}::timestamptz
-      from x
+      from json_to_recordset(${rowsJson}::json) as x(k text, c text, p text, h text, ki text, u text, f boolean, t text, m text,
+        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md jsonb)
       on conflict (start_time, dedup_key) do nothing
       returning id, dedup_key, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
         coalesce(start_time, ${nowIso}::timestamptz) as at, late, coalesce(metadata ? 'unpriced', false) as unpriced),
@@ -504,8 +505,9 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
         (select array_agg(a.threshold_bp) from alerts a
           where a.user_id = bal.user_id and a.period_start = bal.prev_period::date and a.rearmed_at is null) as prev_armed
       from bal),
-    -- per batch of the group (x.r, absent for the first): which of its events were new
-    per as (select coalesce(x.r, 0) as r, i.user_id, i.model, i.unpriced from ins i join x on x.k = i.dedup_key)
+    -- per batch of the group (the first's keys are not listed): which of its events were new
+    per as (select coalesce(y.r, 0) as r, i.user_id, i.model, i.unpriced
+      from ins i left join json_to_recordset(${batchesJson}::json) as y(k text, r int) on y.k = i.dedup_key)
     select (select count(*) from ins)::int as inserted,
            (select json_agg(json_build_array(q.r, q.n, q.un)) from (select r, count(*)::int as n, (count(*) filter (where user_id is null))::int as un
               from per group by r) q) as per_batch,

@@ -17,7 +17,10 @@ interface LoadConfig {
   secret: string;
   peopleFile: string;
   factorMicro: string;
+  /** Seconds per timed window. */
   seconds: number;
+  /** Back-to-back timed windows (default 1); each reported on its own (bench/ingestion.ts). */
+  windows?: number;
   concurrency: number;
   batchSize: number;
   dupRatio: number;
@@ -34,6 +37,7 @@ const freshPerBatch = cfg.batchSize - dupPerBatch;
 const targets = (cfg.urls ?? [cfg.url]).map((u) => new URL('/webhooks/litellm', u));
 const agents = targets.map(() => new http.Agent({ keepAlive: true, maxSockets: cfg.concurrency }));
 const say = (m: string) => process.stdout.write(`[load] ${m}\n`);
+const windows = Math.max(1, cfg.windows ?? 1);
 
 function freshEvents(n: number): BuiltEvent[] {
   const now = Date.now() / 1000;
@@ -43,7 +47,7 @@ function freshEvents(n: number): BuiltEvent[] {
 // ---- pre-generation (before any timing) --------------------------------------------------------
 const t0 = performance.now();
 const warmup = Array.from({ length: cfg.warmupBatches }, () => freshEvents(cfg.batchSize));
-const pregenBatches = Math.ceil((cfg.seconds * cfg.pregenRate) / freshPerBatch);
+const pregenBatches = Math.ceil((windows * cfg.seconds * cfg.pregenRate) / freshPerBatch);
 const pregenerated = Array.from({ length: pregenBatches }, () => freshEvents(freshPerBatch));
 const avgBytes = Math.round(pregenerated.flat().reduce((s, e) => s + e.body.length, 0) / (pregenBatches * freshPerBatch));
 say(`pre-generated ${warmup.length} warm-up + ${pregenBatches} batches (${pregenBatches * freshPerBatch} fresh events, ~${avgBytes} B/event) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -83,6 +87,9 @@ const errors: string[] = [];
 const totals = { batches: 0, sentEvents: 0, freshSent: 0, dupSent: 0, accepted: 0, duplicate: 0, unattributed: 0, rejected: 0, bytes: 0 };
 const latencies: number[] = [];
 let generatedInWindow = 0;
+/** Per timed window: batches whose 200 arrived in it (a batch belongs to the window it ends in). */
+const perWindow = Array.from({ length: windows }, () => ({ wallMs: 0, batches: 0, sentEvents: 0, accepted: 0, duplicate: 0, bytes: 0, latencies: [] as number[] }));
+let current = -1; // the window being timed, -1 outside
 
 async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean, replica: number) {
   const all = [...fresh.map((e) => e.body), ...dups.map((e) => e.body)];
@@ -111,6 +118,15 @@ async function send(fresh: BuiltEvent[], dups: BuiltEvent[], timed: boolean, rep
   acked.push(...fresh);
   ackedBy[replica]!.push(...fresh);
   if (!timed) return;
+  const w = perWindow[current];
+  if (w) {
+    w.batches++;
+    w.sentEvents += all.length;
+    w.accepted += c.accepted;
+    w.duplicate += c.duplicate;
+    w.bytes += body.length;
+    w.latencies.push(ms);
+  }
   const r = perReplica[replica]!;
   r.batches++;
   r.freshSent += fresh.length;
@@ -155,11 +171,24 @@ async function main() {
   let w = 0;
   await runPool(() => (w < warmup.length ? ((b, r) => () => send(b, [], false, r))(warmup[w++]!, rr++ % targets.length) : null));
   if (errors.length) throw new Error(`warm-up failed: ${errors[0]}`);
-  say(`warm-up done (${warmup.length} batches); timed window ${cfg.seconds} s, concurrency ${cfg.concurrency}${targets.length > 1 ? `, ${targets.length} replicas round-robin` : ''}`);
+  say(`warm-up done (${warmup.length} batches); timed ${windows > 1 ? `${windows} windows × ` : 'window '}${cfg.seconds} s, concurrency ${cfg.concurrency}${targets.length > 1 ? `, ${targets.length} replicas round-robin` : ''}`);
 
   process.send?.({ type: 'window-start' });
   const start = performance.now();
-  const deadline = start + cfg.seconds * 1000;
+  // Back-to-back windows with the load never pausing: at each edge the parent takes its CPU snapshot.
+  const edges = Array.from({ length: windows + 1 }, (_, i) => start + i * cfg.seconds * 1000);
+  const edgeAt = [start]; // when each edge was actually crossed (what the parent's CPU snapshots see)
+  current = 0;
+  process.send?.({ type: 'window-edge', index: 0 });
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (current < windows - 1 && now >= edges[current + 1]!) {
+      edgeAt.push(now);
+      current++;
+      process.send?.({ type: 'window-edge', index: current });
+    }
+  }, 5);
+  const deadline = edges[windows]!;
   let b = 0;
   await runPool(() => {
     if (performance.now() >= deadline || errors.length) return null;
@@ -168,7 +197,14 @@ async function main() {
     const batch = fresh, replica = rr++ % targets.length;
     return () => send(batch, pickDups(dupPerBatch, replica), true, replica);
   });
+  clearInterval(timer);
   const wallMs = performance.now() - start;
+  // The last window also takes the batches still in flight at its deadline (as the single window always did).
+  const end = start + wallMs;
+  while (edgeAt.length <= windows) edgeAt.push(end); // (a run cut short by errors)
+  perWindow.forEach((w, i) => (w.wallMs = edgeAt[i + 1]! - edgeAt[i]!));
+  current = -1;
+  process.send?.({ type: 'window-edge', index: windows });
   process.send?.({ type: 'window-end' });
 
   // Expected booking, from what was sent and acknowledged (warm-up included).
@@ -186,6 +222,7 @@ async function main() {
     wallMs,
     totals,
     latencies,
+    perWindow,
     errors,
     generatedInWindow,
     pregeneratedEvents: pregenBatches * freshPerBatch,

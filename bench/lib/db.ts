@@ -1,10 +1,22 @@
 /** Bench database lifecycle and the exactness checks, in plain SQL on the bench database. */
+import net from 'node:net';
 import postgres from 'postgres';
 
 export type Sql = ReturnType<typeof postgres>;
 
 export function connect(url: string, max = 2): Sql {
   return postgres(url, { max, onnotice: () => {}, connection: { application_name: 'bench' } });
+}
+
+/**
+ * Like connect, on sockets with TCP_NODELAY: without it, COPY's last small message waits for the
+ * server's delayed ACK (~40 ms per COPY on loopback), which would measure Nagle, not PostgreSQL.
+ */
+export function connectNoDelay(url: string, max = 1): Sql {
+  const u = new URL(url);
+  const socket = () => net.connect({ host: u.hostname, port: Number(u.port || 5432), noDelay: true }); // still connecting: see service/src/db/transport.ts
+  // `socket` (a connected socket per connection) is a postgres.js option its types do not declare.
+  return postgres(url, { max, onnotice: () => {}, connection: { application_name: 'bench' }, ...({ socket } as object) });
 }
 
 /**

@@ -111,17 +111,23 @@ function commOf(pid: string): string {
 
 /**
  * CPU seconds used so far by: the service (or the sum of several replicas), all `postgres`
- * processes, the load generator, and this (bench) process.
+ * processes, the load generator, and this (bench) process. With `foreignPostgres` (backend pids
+ * serving other databases, see ForeignBackends), those backends are counted apart
+ * (`postgresForeign`: other people's work on a shared server), not as PostgreSQL's.
  */
-export function cpuSnapshot(servicePid: number | number[], loadPid: number | undefined) {
-  let postgres = 0;
-  for (const p of readdirSync('/proc')) if (/^\d+$/.test(p) && commOf(p) === 'postgres') postgres += cpuOf(Number(p));
+export function cpuSnapshot(servicePid: number | number[], loadPid: number | undefined, foreignPostgres?: Set<number>) {
+  let postgres = 0, postgresForeign = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || commOf(p) !== 'postgres') continue;
+    if (foreignPostgres?.has(Number(p))) postgresForeign += cpuOf(Number(p));
+    else postgres += cpuOf(Number(p));
+  }
   // Whole machine, from /proc/stat: busy = everything but idle and iowait; steal = taken by the hypervisor.
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0) / TICK;
   const idle = ((f[3] ?? 0) + (f[4] ?? 0)) / TICK;
   const service = (Array.isArray(servicePid) ? servicePid : [servicePid]).reduce((s, p) => s + cpuOf(p), 0);
-  return { service, postgres, load: loadPid ? cpuOf(loadPid) : 0, bench: cpuOf(process.pid), machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
+  return { service, postgres, postgresForeign, load: loadPid ? cpuOf(loadPid) : 0, bench: cpuOf(process.pid), machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
 }
 
 export function machine(pgVersion: string) {
@@ -150,4 +156,23 @@ export function runScenario(main: () => Promise<boolean>, cleanup: () => Promise
       process.exit(1);
     },
   );
+}
+
+/**
+ * The backend pids of a PostgreSQL server that serve databases other than `ours` (other sessions'
+ * tests on a shared server), refreshed every `everyMs`: their CPU is not the bench's.
+ */
+export class ForeignBackends {
+  pids = new Set<number>();
+  private timer: NodeJS.Timeout;
+  /** `query` answers the pids (e.g. `select pid from pg_stat_activity where datname <> ours`). */
+  constructor(query: () => Promise<number[]>, everyMs = 200) {
+    const refresh = async () => {
+      this.pids = new Set(await query().catch(() => [...this.pids]));
+    };
+    void refresh();
+    this.timer = setInterval(() => void refresh(), everyMs);
+    this.timer.unref();
+  }
+  stop() { clearInterval(this.timer); }
 }

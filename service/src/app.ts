@@ -36,6 +36,8 @@ export function createApp(deps: Deps) {
     maxConcurrent: deps.config.WEBHOOK_MAX_CONCURRENT,
     maxQueued: deps.config.WEBHOOK_MAX_QUEUED,
     maxInflightBytes: deps.config.WEBHOOK_MAX_INFLIGHT_BYTES,
+    bookingTransactions: deps.config.WEBHOOK_BOOKING_TRANSACTIONS,
+    groupMaxEvents: deps.config.WEBHOOK_GROUP_MAX_EVENTS,
   }));
   app.route('/webhooks', webhookPersonRoutes());
   app.route('/webhooks', stripeWebhookRoutes());

@@ -23,6 +23,8 @@ const configSchema = z.object({
   ),
   DATA_DIR: z.string().default('./data'),
   DATABASE_POOL_SIZE: positiveInt(10),
+  /** `auto`: a DATABASE_URL on this machine goes through PostgreSQL's Unix socket when it accepts us (db/transport.ts). */
+  DATABASE_UNIX_SOCKET: z.enum(['auto', 'off']).default('auto'),
   REDIS_URL: optionalString.refine(
     (v) => v === undefined || /^rediss?:\/\//.test(v),
     'must be a redis:// or rediss:// URL (leave unset for in-process)',
@@ -41,6 +43,10 @@ const configSchema = z.object({
   WEBHOOK_MAX_CONCURRENT: positiveInt(3),
   WEBHOOK_MAX_QUEUED: z.coerce.number().int().min(0).default(16),
   WEBHOOK_MAX_INFLIGHT_BYTES: positiveInt(16 * 1024 * 1024),
+  /** Group commit: booking transactions at once per process; batches arriving meanwhile are booked together. */
+  WEBHOOK_BOOKING_TRANSACTIONS: positiveInt(2),
+  /** Group commit: at most this many events in one group (a batch larger than it is booked alone). */
+  WEBHOOK_GROUP_MAX_EVENTS: positiveInt(4096),
   WEBHOOK_SIGNING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
   RATE_LIMIT_API_PER_MINUTE: positiveInt(600),
   RATE_LIMIT_WEBHOOK_PER_MINUTE: positiveInt(6000),

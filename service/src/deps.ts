@@ -41,11 +41,13 @@ export interface DepsOverrides {
 
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
-  const database =
-    overrides.database ??
-    (config.DATABASE_URL
-      ? await openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
-      : await openPglite(`${config.DATA_DIR}/pglite`));
+  let database = overrides.database;
+  if (!database && config.DATABASE_URL) {
+    const pg = await openPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_UNIX_SOCKET);
+    log.info({ transport: pg.transport.kind, detail: pg.transport.detail }, 'postgres connection');
+    database = pg;
+  }
+  database ??= await openPglite(`${config.DATA_DIR}/pglite`);
 
   let redis: Redis | undefined;
   if (config.REDIS_URL) {

@@ -7,6 +7,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import * as schema from './schema/index.js';
+import { chooseTransport, type Transport } from './transport.js';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -34,9 +35,11 @@ function findMigrations(from: string): string {
 /** Advisory lock id for migrations (several replicas may start at once). */
 const MIGRATION_LOCK = 7_302_001;
 
-export async function openPostgres(url: string, poolSize = 10): Promise<Database> {
+export async function openPostgres(url: string, poolSize = 10, unixSocket: 'auto' | 'off' = 'auto'): Promise<Database & { transport: Transport }> {
   await migratePostgresLocked(url);
+  const transport = await chooseTransport(url, unixSocket);
   const client = postgres(url, {
+    ...transport.options,
     max: poolSize,
     onnotice: () => {},
     connection: { application_name: 'companion' },
@@ -45,7 +48,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
-  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+  return { db, kind: 'postgres', transport, close: () => client.end({ timeout: 5 }) };
 }
 
 async function migratePostgresLocked(url: string): Promise<void> {

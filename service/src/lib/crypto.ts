@@ -1,7 +1,8 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
+/** One-shot (no Hash object): two per usage event on the webhook hot path. */
 export function sha256Hex(input: string): string {
-  return createHash('sha256').update(input).digest('hex');
+  return hash('sha256', input, 'hex');
 }
 
 /** Constant-time string comparison (hashes both sides so lengths never leak). */

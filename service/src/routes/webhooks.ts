@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { jsonArrayItems, splitBody } from '../domain/usage/parse.js';
-import { bookUsage, prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
+import { prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
+import { groupBooker, type GroupBooker } from '../domain/usage/group.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { createHmac } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
@@ -83,8 +84,22 @@ function admission(maxConcurrent: number, maxQueued: number, maxInflightBytes: n
   });
 }
 
-export function webhookRoutes(opts: { maxBodyBytes: number; maxConcurrent: number; maxQueued: number; maxInflightBytes: number }) {
+export function webhookRoutes(opts: {
+  maxBodyBytes: number;
+  maxConcurrent: number;
+  maxQueued: number;
+  maxInflightBytes: number;
+  bookingTransactions: number;
+  groupMaxEvents: number;
+}) {
   const { maxBodyBytes, maxConcurrent, maxQueued, maxInflightBytes } = opts;
+  // One group commit per deps (the app's): concurrent batches of this process are booked together.
+  const bookers = new WeakMap<Deps, GroupBooker>();
+  const bookerOf = (deps: Deps) => {
+    let b = bookers.get(deps);
+    if (!b) bookers.set(deps, (b = groupBooker(deps, opts.bookingTransactions, opts.groupMaxEvents)));
+    return b;
+  };
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
@@ -100,7 +115,7 @@ export function webhookRoutes(opts: { maxBodyBytes: number; maxConcurrent: numbe
     // young (see bench/).
     const batch = readBatch(deps, new Uint8Array(await c.req.raw.arrayBuffer()), c.req.header('x-companion-signature'));
     const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
-    const { alertsFired, unpriced, ...counts } = await bookUsage(deps, batch, { source });
+    const { alertsFired, unpriced, ...counts } = await bookerOf(deps).book(batch, { source });
     for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);
     if (alertsFired > 0) deps.metrics.alertsFired.inc(alertsFired);
     countUnpriced(deps.metrics, unpriced);

@@ -134,22 +134,43 @@ export function ingestUsage(deps: PeriodDeps, raws: unknown[], opts: IngestOptio
  * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
  */
 export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
-  const { good, duplicate } = batch;
-  const dead = [...batch.dead];
+  return (await bookUsageGroup(deps, [batch], opts))[0]!;
+}
+
+/**
+ * Book several batches together (group commit, see group.ts): one lookup, one transaction and
+ * one booking statement for all of them, each batch answered with its own counts as if it had
+ * been booked alone right after the batches before it in `batches` (an event in two of them is
+ * booked once, for the first, and a duplicate for the later). The per-batch usage limit holds per
+ * batch; the period and debt limits over the whole group. All or nothing for the group.
+ */
+export async function bookUsageGroup(deps: PeriodDeps, batches: UsageBatch[], opts: IngestOptions): Promise<IngestResult[]> {
+  const results: IngestResult[] = batches.map((b) => ({ accepted: 0, duplicate: b.duplicate, unattributed: 0, rejected: b.dead.length, alertsFired: 0, unpriced: {} }));
+  const dead = batches.map((b) => [...b.dead]);
+  // Items leave their batches here; an event already in an earlier batch of the group is a duplicate.
+  const seen = new Set<string>();
+  const goods = batches.map((b, r) =>
+    b.good.splice(0).filter((g) => {
+      if (!seen.has(g.dedupKey)) return seen.add(g.dedupKey);
+      results[r]!.duplicate++;
+      return false;
+    }),
+  );
+  const good = goods.flat();
   const hashes = [...new Set(good.map((g) => g.keyHash).filter((h): h is string => h !== null))];
   const providerIds = opts.recovered ? [] : [...new Set(good.filter((g) => g.providerId && g.keyHash).map((g) => g.providerId!))];
   const now = deps.clock.now();
-  const result: IngestResult = { accepted: 0, duplicate, unattributed: 0, rejected: dead.length, alertsFired: 0, unpriced: {} };
   const deadLetter = async (tx: Queryable) => {
-    if (dead.length === 0) return;
-    result.rejected = dead.length;
+    const rowsOut = dead.flat();
+    dead.forEach((d, r) => (results[r]!.rejected = d.length));
+    if (rowsOut.length === 0) return;
     await tx.execute(sql`insert into dead_letters (source, reason, payload, created_at)
       select ${opts.source}, x.reason, x.payload, ${now.toISOString()}::timestamptz
-      from json_to_recordset(${JSON.stringify(dead)}::json) as x(reason text, payload text)`);
+      from json_to_recordset(${JSON.stringify(rowsOut)}::json) as x(reason text, payload text)`);
   };
   if (good.length === 0) {
     await deps.db.transaction(deadLetter);
-    return result;
+    return results;
   }
 
   // One round trip, before the transaction (under READ COMMITTED its reads were never a snapshot
@@ -181,14 +202,15 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
     const recoveredAlready = new Set((lookup.recovered ?? []).map((r) => `${r.key_hash}|${r.provider_id}`));
     const legacyBooked = new Set(lookup.legacy ?? []);
 
-    // The items leave the batch here: once serialised, only their JSON text waits on the database.
+    // Once serialised, only the statement's JSON text waits on the database.
     const placer = periodPlacer(now, deps.config.TIMEZONE, deps.config.PERIOD_GRACE_MINUTES);
-    const events = serialiseEvents(good.splice(0), { factorMicro, keyByHash, recoveredAlready, legacyBooked, placer }, dead);
-    result.duplicate += events.alreadyBooked;
+    const events = serialiseEvents(goods, { factorMicro, keyByHash, recoveredAlready, legacyBooked, placer }, dead);
+    goods.length = 0;
+    events.alreadyBooked.forEach((n, r) => (results[r]!.duplicate += n));
     await deadLetter(tx);
-    if (events.count === 0) return result;
+    if (events.count === 0) return results;
 
-    const booked = await bookEvents(tx, events.json, {
+    const booked = await bookEvents(tx, events.json, events.batchesJson, {
       source: opts.source,
       recovered: opts.recovered ?? false,
       factorMicro,
@@ -197,17 +219,24 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
       thresholdsBp: thresholds.map((t) => Math.round(t * 100)),
       warnBp: warnBpOf(thresholds),
     });
-    result.duplicate += events.count - booked.inserted;
-    result.unattributed = booked.unattributed;
-    result.unpriced = booked.unpriced;
-    result.accepted = booked.inserted - booked.unattributed;
-    result.alertsFired = await evaluateAlerts(
+    let inserted = 0;
+    results.forEach((res, r) => {
+      const b = booked.perBatch.get(r) ?? { inserted: 0, unattributed: 0, unpriced: {} };
+      inserted += b.inserted;
+      res.duplicate += events.perBatch[r]! - b.inserted;
+      res.unattributed = b.unattributed;
+      res.unpriced = b.unpriced;
+      res.accepted = b.inserted - b.unattributed;
+    });
+    if (inserted !== booked.inserted) throw new Error('usage booking: inserted events not matched to their batches');
+    // Alerts are the group's; the count (a metric) goes to the first batch.
+    results[0]!.alertsFired = await evaluateAlerts(
       tx,
       booked.crossed,
       { now, timeZone: deps.config.TIMEZONE, adminEmail: deps.config.ADMIN_EMAIL, sendMail: Boolean(deps.config.RESEND_API_KEY), rearmMarginPercent: deps.config.ALERT_REARM_MARGIN_PERCENT },
       thresholds,
     );
-    return result;
+    return results;
   });
 }
 
@@ -218,7 +247,7 @@ export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: Inges
  * range is dead-lettered, not the batch.
  */
 function serialiseEvents(
-  items: UsageItem[],
+  batches: UsageItem[][],
   ctx: {
     factorMicro: number;
     keyByHash: Map<string, KeyOwner>;
@@ -226,59 +255,69 @@ function serialiseEvents(
     legacyBooked: Set<string>;
     placer: ReturnType<typeof periodPlacer>;
   },
-  dead: UsageBatch['dead'],
-): { json: string; count: number; alreadyBooked: number } {
+  dead: UsageBatch['dead'][],
+): { json: string; batchesJson: string; count: number; perBatch: number[]; alreadyBooked: number[] } {
   const rowsIn = [];
+  /** The dedup keys of the events of the group's later batches (r > 0), with their batch. */
+  const later: { k: string; r: number }[] = [];
   const limits = usageLimits();
-  let alreadyBooked = 0;
-  for (const g of items) {
-    if (
-      ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) ||
-      ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`) ||
-      (g.unscopedFailureKey !== null && ctx.legacyBooked.has(`failure:${g.unscopedFailureKey}`))
-    ) {
-      alreadyBooked++;
-      continue;
-    }
-    const key = g.keyHash ? ctx.keyByHash.get(g.keyHash) : undefined;
-    let debit = 0;
-    try {
-      debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, ctx.factorMicro) : 0;
-    } catch (e) {
-      // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
-      dead.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet({ ...g, legacy: undefined }) });
-      continue;
-    }
-    if (key && debit > 0) {
-      const over = limits.take(key, debit);
-      if (over) {
-        dead.push({ reason: over, payload: snippet({ ...g, legacy: undefined }) });
+  const perBatch = batches.map(() => 0);
+  const alreadyBooked = batches.map(() => 0);
+  for (let r = 0; r < batches.length; r++) {
+    limits.nextBatch();
+    for (const g of batches[r]!) {
+      if (
+        ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) ||
+        ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`) ||
+        (g.unscopedFailureKey !== null && ctx.legacyBooked.has(`failure:${g.unscopedFailureKey}`))
+      ) {
+        alreadyBooked[r]!++;
         continue;
       }
+      const key = g.keyHash ? ctx.keyByHash.get(g.keyHash) : undefined;
+      let debit = 0;
+      try {
+        debit = key && g.costNano > 0 ? nanoToMilliCredits(g.costNano, ctx.factorMicro) : 0;
+      } catch (e) {
+        // only an absurd cost with a tiny factor gets here: that item is refused, not the batch
+        dead[r]!.push({ reason: `cost out of range: ${(e as Error).message}`, payload: snippet({ ...g, legacy: undefined }) });
+        continue;
+      }
+      if (key && debit > 0) {
+        const over = limits.take(key, debit);
+        if (over) {
+          dead[r]!.push({ reason: over, payload: snippet({ ...g, legacy: undefined }) });
+          continue;
+        }
+      }
+      // Short names, and nothing for a null, false or 0 (the statement reads a missing field as
+      // that): the keys were a quarter of the statement's text (bench/README.md).
+      rowsIn.push({
+        k: g.dedupKey,
+        c: g.litellmCallId ?? undefined,
+        p: g.providerId ?? undefined,
+        h: g.keyHash ?? undefined,
+        ki: key?.id,
+        u: key?.user_id,
+        f: g.status === 'failure' ? true : undefined,
+        t: g.callType ?? undefined,
+        m: g.model ?? undefined,
+        g: g.modelGroup ?? undefined,
+        pt: g.promptTokens || undefined,
+        ct: g.completionTokens || undefined,
+        tt: g.totalTokens || undefined,
+        n: g.costNano || undefined,
+        d: debit || undefined,
+        st: g.startTime?.toISOString(),
+        et: g.endTime?.toISOString(),
+        l: key && ctx.placer.place(g.startTime).late ? true : undefined,
+        md: g.metadata,
+      });
+      if (r > 0) later.push({ k: g.dedupKey, r });
+      perBatch[r]!++;
     }
-    rowsIn.push({
-      dedup_key: g.dedupKey,
-      litellm_call_id: g.litellmCallId,
-      provider_id: g.providerId,
-      key_hash: g.keyHash,
-      key_id: key?.id ?? null,
-      user_id: key?.user_id ?? null,
-      status: g.status,
-      call_type: g.callType,
-      model: g.model,
-      model_group: g.modelGroup,
-      prompt_tokens: g.promptTokens,
-      completion_tokens: g.completionTokens,
-      total_tokens: g.totalTokens,
-      cost_nano: g.costNano,
-      debit_milli: debit,
-      start_time: g.startTime?.toISOString() ?? null,
-      end_time: g.endTime?.toISOString() ?? null,
-      late: key ? ctx.placer.place(g.startTime).late : false,
-      metadata: g.metadata,
-    });
   }
-  return { json: JSON.stringify(rowsIn), count: rowsIn.length, alreadyBooked };
+  return { json: JSON.stringify(rowsIn), batchesJson: JSON.stringify(later), count: rowsIn.length, perBatch, alreadyBooked };
 }
 
 /**
@@ -288,18 +327,24 @@ function serialiseEvents(
  * against it, or returns why it cannot be booked (that event is dead-lettered, the rest booked).
  */
 function usageLimits() {
-  const room = new Map<string, { batch: number; period: number; debt: number }>();
+  const room = new Map<string, { period: number; debt: number }>();
+  let batchRoom = new Map<string, number>();
   return {
+    /** The next batch of a group: its own per-batch room; period and debt room carry on. */
+    nextBatch() {
+      batchRoom = new Map();
+    },
     take(owner: KeyOwner, debit: number): string | null {
       let r = room.get(owner.user_id);
       if (!r) {
-        r = { batch: MAX_BATCH_USAGE_MILLI, period: MAX_PERIOD_USAGE_MILLI - owner.used, debt: owner.remaining + MAX_DEBT_MILLI };
+        r = { period: MAX_PERIOD_USAGE_MILLI - owner.used, debt: owner.remaining + MAX_DEBT_MILLI };
         room.set(owner.user_id, r);
       }
-      if (debit > r.batch) return `usage limit: one person's usage in one batch is at most ${creditsText(MAX_BATCH_USAGE_MILLI)}`;
+      const batch = batchRoom.get(owner.user_id) ?? MAX_BATCH_USAGE_MILLI;
+      if (debit > batch) return `usage limit: one person's usage in one batch is at most ${creditsText(MAX_BATCH_USAGE_MILLI)}`;
       if (debit > r.period) return `usage limit: one person's usage in a period is at most ${creditsText(MAX_PERIOD_USAGE_MILLI)}`;
       if (debit > r.debt) return `usage limit: one person's debt is at most ${creditsText(MAX_DEBT_MILLI)}`;
-      r.batch -= debit;
+      batchRoom.set(owner.user_id, batch - debit);
       r.period -= debit;
       r.debt -= debit;
       return null;
@@ -321,10 +366,11 @@ interface BookContext {
 interface Booked {
   /** New events stored (the rest were already booked). */
   inserted: number;
-  /** Of those, events whose key is not ours. */
-  unattributed: number;
-  /** Of those, unpriced successes (UsageItem.unpriced) per model. */
-  unpriced: Record<string, number>;
+  /**
+   * Per batch of the group (index): its new events; of those, events whose key is not ours and
+   * unpriced successes (UsageItem.unpriced) per model.
+   */
+  perBatch: Map<number, { inserted: number; unattributed: number; unpriced: Record<string, number> }>;
   /** People whose usage crossed an alert threshold, with the period it belongs to (usage only ever raises it). */
   crossed: { userId: string; period: string }[];
 }
@@ -360,27 +406,27 @@ interface BookedBalance {
  *     a debit from the previous allowance raises the key's max_budget (its spend grows, what the
  *     current period allows does not shrink), so it queues a budget push;
  *  5. add the new events to the overview's usage_rollup.
+ *  6. tell which batch of a group each new event came from (`batchesJson`: the keys of the
+ *     events of its later batches, with their batch index; the rest are the first's).
  * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
  * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
  */
-async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Promise<Booked> {
+async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, ctx: BookContext): Promise<Booked> {
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.used)`;
-  const [out] = await rows<{ inserted: number; unattributed: number; unpriced: Record<string, number> | null; billed: number; balances: BookedBalance[] | null }>(tx, sql`
+  const [out] = await rows<{ inserted: number; per_batch: [number, number, number][] | null; unpriced: [number, string, number][] | null; billed: number; balances: BookedBalance[] | null }>(tx, sql`
     with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
         recovered, late, metadata, created_at)
-      select x.dedup_key, x.litellm_call_id, x.provider_id, x.key_hash, x.key_id, x.user_id, x.status, x.call_type, x.model,
-        x.model_group, x.prompt_tokens, x.completion_tokens, x.total_tokens, x.cost_nano, x.debit_milli, x.start_time, x.end_time,
-        ${ctx.source}, ${ctx.recovered}, x.late, x.metadata, ${nowIso}::timestamptz
-      from json_to_recordset(${rowsJson}::json) as x(dedup_key text, litellm_call_id text, provider_id text,
-        key_hash text, key_id text, user_id text, status text, call_type text, model text, model_group text, prompt_tokens int,
-        completion_tokens int, total_tokens int, cost_nano bigint, debit_milli bigint, start_time timestamptz,
-        end_time timestamptz, late boolean, metadata jsonb)
+      select x.k, x.c, x.p, x.h, x.ki, x.u, case when x.f then 'failure' else 'success' end, x.t, x.m,
+        x.g, coalesce(x.pt, 0), coalesce(x.ct, 0), coalesce(x.tt, 0), coalesce(x.n, 0), coalesce(x.d, 0), x.st, x.et,
+        ${ctx.source}, ${ctx.recovered}, coalesce(x.l, false), x.md, ${nowIso}::timestamptz
+      from json_to_recordset(${rowsJson}::json) as x(k text, c text, p text, h text, ki text, u text, f boolean, t text, m text,
+        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md jsonb)
       on conflict (start_time, dedup_key) do nothing
-      returning id, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
+      returning id, dedup_key, user_id, key_id, status, start_time, coalesce(model_group, model, 'unknown') as model, cost_nano, debit_milli,
         coalesce(start_time, ${nowIso}::timestamptz) as at, late, coalesce(metadata ? 'unpriced', false) as unpriced),
     rollup as (
       insert into usage_rollup as r (bucket, model, status, attributed, shard, calls, debit_milli, cost_nano, unpriced_calls)
@@ -458,10 +504,14 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
           where a.user_id = bal.user_id and a.period_start = bal.period::date and a.rearmed_at is null) as armed,
         (select array_agg(a.threshold_bp) from alerts a
           where a.user_id = bal.user_id and a.period_start = bal.prev_period::date and a.rearmed_at is null) as prev_armed
-      from bal)
+      from bal),
+    -- per batch of the group (the first's keys are not listed): which of its events were new
+    per as (select coalesce(y.r, 0) as r, i.user_id, i.model, i.unpriced
+      from ins i left join json_to_recordset(${batchesJson}::json) as y(k text, r int) on y.k = i.dedup_key)
     select (select count(*) from ins)::int as inserted,
-           (select count(*) from ins where user_id is null)::int as unattributed,
-           (select json_object_agg(u.model, u.n) from (select model, count(*)::int as n from ins where unpriced group by model) u) as unpriced,
+           (select json_agg(json_build_array(q.r, q.n, q.un)) from (select r, count(*)::int as n, (count(*) filter (where user_id is null))::int as un
+              from per group by r) q) as per_batch,
+           (select json_agg(json_build_array(u.r, u.model, u.n)) from (select r, model, count(*)::int as n from per where unpriced group by r, model) u) as unpriced,
            (select count(distinct user_id) from e)::int as billed,
            (select json_agg(alerted) from alerted) as balances`);
   const balances = out!.balances ?? [];
@@ -480,5 +530,8 @@ async function bookEvents(tx: Queryable, rowsJson: string, ctx: BookContext): Pr
       crossed.push({ userId: r.user_id, period: r.prev_period });
     }
   }
-  return { inserted: Number(out!.inserted), unattributed: Number(out!.unattributed), unpriced: out!.unpriced ?? {}, crossed };
+  const perBatch: Booked['perBatch'] = new Map();
+  for (const [r, n, un] of out!.per_batch ?? []) perBatch.set(r, { inserted: n, unattributed: un, unpriced: {} });
+  for (const [r, model, n] of out!.unpriced ?? []) perBatch.get(r)!.unpriced[model] = n;
+  return { inserted: Number(out!.inserted), perBatch, crossed };
 }

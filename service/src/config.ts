@@ -24,7 +24,7 @@ const configSchema = z.object({
   DATA_DIR: z.string().default('./data'),
   DATABASE_POOL_SIZE: positiveInt(10),
   /** `auto`: a DATABASE_URL on this machine goes through PostgreSQL's Unix socket when it accepts us (db/transport.ts). */
-  DATABASE_UNIX_SOCKET: z.enum(['auto', 'off']).default('auto'),
+  DATABASE_UNIX_SOCKET: z.enum(['auto', 'off']).default('off'),
   REDIS_URL: optionalString.refine(
     (v) => v === undefined || /^rediss?:\/\//.test(v),
     'must be a redis:// or rediss:// URL (leave unset for in-process)',

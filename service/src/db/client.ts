@@ -35,7 +35,7 @@ function findMigrations(from: string): string {
 /** Advisory lock id for migrations (several replicas may start at once). */
 const MIGRATION_LOCK = 7_302_001;
 
-export async function openPostgres(url: string, poolSize = 10, unixSocket: 'auto' | 'off' = 'auto'): Promise<Database & { transport: Transport }> {
+export async function openPostgres(url: string, poolSize = 10, unixSocket: 'auto' | 'off' = 'off'): Promise<Database & { transport: Transport }> {
   await migratePostgresLocked(url);
   const transport = await chooseTransport(url, unixSocket);
   const client = postgres(url, {

@@ -16,7 +16,7 @@ const SOCKET_DIRS = ['/var/run/postgresql', '/run/postgresql', '/tmp'];
 
 /**
  * Only for a DATABASE_URL naming this machine (localhost, 127.0.0.1, ::1; one host): with `auto`
- * (DATABASE_UNIX_SOCKET), when a PostgreSQL socket for its port exists in a standard directory and
+ * (DATABASE_UNIX_SOCKET; default off), when a PostgreSQL socket for its port exists in a standard directory and
  * a test connection through it with the URL's credentials succeeds, connect through the Unix
  * socket (no TCP stack for the ~0.5 MB booking statement of every batch); else (no socket, or one
  * the URL's user may not use, e.g. `peer` authentication for another OS user, or `off`) TCP to
@@ -24,12 +24,14 @@ const SOCKET_DIRS = ['/var/run/postgresql', '/run/postgresql', '/tmp'];
  * server's delayed ACK (Nagle). A remote or multi-host URL is left exactly as postgres.js
  * connects it.
  */
-export async function chooseTransport(url: string, mode: 'auto' | 'off' = 'auto'): Promise<Transport> {
+export async function chooseTransport(url: string, mode: 'auto' | 'off' = 'off'): Promise<Transport> {
   const u = new URL(url);
   const port = Number(u.port || 5432);
   const multiHost = u.host.includes(',');
   if (multiHost || !LOCAL_HOSTS.has(u.hostname)) return { kind: 'tcp', detail: 'remote: TCP as postgres.js connects', options: {} };
-  if (mode === 'off') return tcp(u, port, 'DATABASE_UNIX_SOCKET=off');
+  // Off by default: on the bench host it gave no measurable gain (issue 17), and a connection
+  // handed to postgres.js is a path of our own through every outage.
+  if (mode === 'off') return { kind: 'tcp', detail: 'DATABASE_UNIX_SOCKET=off: TCP as postgres.js connects', options: {} };
   const path = SOCKET_DIRS.map((d) => `${d}/.s.PGSQL.${port}`).find((p) => existsSync(p));
   if (!path) return tcp(u, port, 'no local socket');
   const why = await probe(url, path);

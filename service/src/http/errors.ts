@@ -49,6 +49,8 @@ function isDatabaseUnavailable(err: unknown): boolean {
     code === 'CONNECTION_DESTROYED' ||
     code === 'CONNECT_TIMEOUT' ||
     code === '57P01' || // admin_shutdown
-    code === '57P03' // cannot_connect_now
+    code === '57P02' || // crash_shutdown
+    code === '57P03' || // cannot_connect_now
+    (typeof code === 'string' && code.startsWith('08')) // connection_exception and its subclasses
   );
 }

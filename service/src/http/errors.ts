@@ -44,6 +44,11 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return (
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
+    code === 'EPIPE' || // a write to a connection the server just closed (seen while it shut down)
+    code === 'ECONNABORTED' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
     code === 'CONNECTION_CLOSED' ||
     code === 'CONNECTION_ENDED' ||
     code === 'CONNECTION_DESTROYED' ||

@@ -97,7 +97,7 @@ async function sendMail(deps: Deps, mailId: number, loginOrigin?: string): Promi
   }
 }
 
-/** LiteLLM requests in flight at once per process (a month boundary re-pushes every key). */
+/** LiteLLM requests one drain keeps going (the client lets 32 through at once for the whole process, litellm/client.ts maxInFlight). */
 const LITELLM_IN_FLIGHT = 32;
 
 /**

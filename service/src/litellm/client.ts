@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { z } from 'zod';
+import { semaphore } from '../lib/semaphore.js';
 import { LiteLLMError, describeNetworkError, readErrorBody } from './errors.js';
 import * as s from './schemas.js';
 
@@ -17,6 +18,12 @@ export interface LiteLLMClientOptions {
   masterKey: string;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
+  /**
+   * Requests at once to LiteLLM from this process, whoever makes them (outbox drains, the
+   * reconciler, provisioning); the rest wait their turn before their timeout starts. Default 32:
+   * the real proxy runs one worker, and 128 at once made its /key/update answers time out.
+   */
+  maxInFlight?: number;
 }
 
 export interface GenerateKeyInput {
@@ -146,7 +153,14 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
   // for the body.
   const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { timeout: timeoutMs } });
 
-  async function call(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
+  const gate = semaphore(opts.maxInFlight ?? 32);
+
+  /** One request, in its turn (health checks never wait behind the queue: they are not gated). */
+  function call(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
+    return path === '/health/liveliness' ? send(method, path, o) : gate.run(() => send(method, path, o));
+  }
+
+  async function send(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
     const endpoint = `${method} ${path}`;
     const url = new URL(baseUrl + path);
     for (const [k, v] of Object.entries(o.query ?? {})) url.searchParams.set(k, v);

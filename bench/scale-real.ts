@@ -22,7 +22,7 @@
  * shim / bench / others. Report: stdout + bench/results/scale-real.json.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql as dsql } from 'drizzle-orm';
 import postgres from 'postgres';
@@ -56,6 +56,21 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   return performance.now() - t;
 }
 
+/** Outbox items that failed so far, by error (the service logs each at warn): timeouts waiting for LiteLLM and the like. */
+function failedItems(log: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  let text = '';
+  try { text = readFileSync(log, 'utf8'); } catch { return out; }
+  for (const line of text.split('\n')) {
+    if (!line.includes('"outbox item failed"')) continue;
+    const err = /"err":"([^"]*)/.exec(line)?.[1] ?? 'unknown';
+    out[err] = (out[err] ?? 0) + 1;
+  }
+  return out;
+}
+const minus = (b: Record<string, number>, a: Record<string, number>) =>
+  Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+
 async function main() {
   if (!existsSync(path.join(litellmVenv(), 'bin', 'litellm'))) {
     say(`skipped: needs the pinned LiteLLM venv at ${litellmVenv()} (run litellm/dev/setup.sh)`);
@@ -70,6 +85,7 @@ async function main() {
   const secret = randomBytes(24).toString('base64url');
   const password = randomBytes(18).toString('base64url');
   const port = await freePort();
+  const serviceLog = path.join(RESULTS, 'service-scale-real.log');
   let litellm: RealLiteLLM | undefined;
   let lsql: postgres.Sql | undefined;
   let service: Service | undefined;
@@ -149,7 +165,7 @@ async function main() {
       LOG_LEVEL: 'warn', JOBS_ENABLED: 'true', NODE_ENV: 'production', TIMEZONE: 'America/Sao_Paulo',
       PUBLIC_URL: `http://127.0.0.1:${port}`, LITELLM_URL: litellm.url, LITELLM_MASTER_KEY: masterKey,
       RATE_LIMIT_API_PER_MINUTE: '1000000', RATE_LIMIT_WEBHOOK_PER_MINUTE: '1000000',
-    }, path.join(RESULTS, 'service-scale-real.log'), (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean));
+    }, serviceLog, (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean));
     rss = new RssSampler(service.pid);
     rss.phase = 'month';
     // The service's CPU is read from its pid; until it exists the bench's own pid stands in (cpu0
@@ -158,6 +174,7 @@ async function main() {
     const newBudget = usd(maxBudgetNano(0, grant, 376_000));
     const monthMs = (performance.now() - t0) + (await until('month boundary pushed', allAt(newBudget), TIMEOUT_MS));
     const cpuA2 = cpuSnapshot(service.pid, undefined, litellm.pid);
+    const failedA = failedItems(serviceLog);
     say(`A. month boundary: ${N} keys at the new max_budget ${newBudget} USD in LiteLLM's database ${(monthMs / 1000).toFixed(1)} s after the service started (${(N / (monthMs / 1000)).toFixed(0)} keys/s at ${N} keys); peak RSS ${(rss.peak('month') / 2 ** 20).toFixed(0)} MB`);
 
     // ---- B. factor change -----------------------------------------------------------------------
@@ -169,6 +186,7 @@ async function main() {
     const factorBudget = usd(maxBudgetNano(0, grant, 500_000));
     const factorMs = performance.now() - t1 + (await until('factor change pushed', allAt(factorBudget), TIMEOUT_MS));
     const cpuB = cpuSnapshot(service.pid, undefined, litellm.pid);
+    const failedB = failedItems(serviceLog);
     say(`B. factor change: ${N} keys re-pushed (${factorBudget} USD) in ${(factorMs / 1000).toFixed(1)} s (${(N / (factorMs / 1000)).toFixed(0)} keys/s at ${N} keys); peak RSS ${(rss.peak('factor') / 2 ** 20).toFixed(0)} MB`);
 
     // ---- C. one reconciliation cycle while chats flow through LiteLLM -----------------------------
@@ -191,6 +209,7 @@ async function main() {
     chatting = false;
     await chatLoop;
     const cpuC = cpuSnapshot(service.pid, undefined, litellm.pid);
+    const failedC = failedItems(serviceLog);
     const accepted = statuses.get(200) ?? 0;
     const chats = [...statuses.values()].reduce((a, b) => a + b, 0);
     say(`C. reconciliation: ${run.keysChecked} keys in ${(reconcileMs / 1000).toFixed(1)} s (${(run.keysChecked / (reconcileMs / 1000)).toFixed(0)} keys/s at ${N} keys) while chats went through LiteLLM (${chats} from ${LEAD_S} s before it to its end: ${JSON.stringify(Object.fromEntries(statuses))}); unexplained ${run.unexplained}, errors ${run.errors}, re-pushed ${run.repushed}, recovered ${run.recovered}; peak RSS ${(rss.peak('reconcile') / 2 ** 20).toFixed(0)} MB`);
@@ -221,17 +240,18 @@ async function main() {
     const result = {
       scenario: 'scale-real', at: new Date().toISOString(), machine: machine(pgVersion),
       params: { people: N, chatters: CHATTERS, chatLeadSeconds: LEAD_S, litellm: '1.103.7 (one worker, own PostgreSQL database through the engine shim)', proxyBatchWriteAt: BATCH_WRITE_AT },
-      monthBoundary: { seconds: s1(monthMs), keysPerSecond: rate(N, monthMs), peakRssMB: mb('month'), cores: cores(cpuA, cpuA2), target: '< 60 s' },
-      factorChange: { seconds: s1(factorMs), keysPerSecond: rate(N, factorMs), peakRssMB: mb('factor'), cores: cores(cpuA2, cpuB), target: '< 60 s' },
+      monthBoundary: { seconds: s1(monthMs), keysPerSecond: rate(N, monthMs), failedOutboxItems: failedA, peakRssMB: mb('month'), cores: cores(cpuA, cpuA2), target: '< 60 s' },
+      factorChange: { seconds: s1(factorMs), keysPerSecond: rate(N, factorMs), failedOutboxItems: minus(failedB, failedA), peakRssMB: mb('factor'), cores: cores(cpuA2, cpuB), target: '< 60 s' },
       reconcile: {
         seconds: s1(reconcileMs), keysPerSecond: rate(run.keysChecked, reconcileMs), keysChecked: run.keysChecked, unexplained: run.unexplained, errors: run.errors,
-        repushed: run.repushed, recovered: run.recovered, chatsIncludingLead: chats, chatStatuses: Object.fromEntries(statuses), acceptedChatsBooked: booked,
+        repushed: run.repushed, recovered: run.recovered, chatsIncludingLead: chats, chatStatuses: Object.fromEntries(statuses), acceptedChatsBooked: booked, failedOutboxItems: minus(failedC, failedB),
         unexplainedDetails: (run.items ?? []).filter((i) => i.action !== 'budget_repushed').slice(0, 5).map((i) => `${i.action}: ${i.detail}`),
         peakRssMB: mb('reconcile'), cores: cores(cpuC0, cpuC), target: '< 60 s, 0 unexplained',
       },
     };
     writeFileSync(path.join(RESULTS, 'scale-real.json'), `${JSON.stringify(result, null, 2)}\n`);
     const c = (x: { cores: ReturnType<typeof cores> }) => `service ${x.cores.service} / postgres ${x.cores.postgres} / LiteLLM+shim ${x.cores.litellmAndShim} / bench ${x.cores.bench} / others ${x.cores.others}`;
+    say(`outbox items failed (retried) A: ${JSON.stringify(result.monthBoundary.failedOutboxItems)}, B: ${JSON.stringify(result.factorChange.failedOutboxItems)}, C: ${JSON.stringify(result.reconcile.failedOutboxItems)}`);
     say(`cores A: ${c(result.monthBoundary)}`);
     say(`cores B: ${c(result.factorChange)}`);
     say(`cores C: ${c(result.reconcile)}`);

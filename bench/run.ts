@@ -6,6 +6,7 @@
  *   then top-up → first accepted chat through the REAL LiteLLM with its database (bench/topup-chat.ts);
  * - topup-chat: that last phase alone;
  * - scale: 100,000 people and keys: month boundary, factor change, reconciliation (bench/scale.ts);
+ * - scale-real: the same three phases against the REAL LiteLLM with its database, 2,000 keys (bench/scale-real.ts);
  * - bigbatches: 40 parallel ~9.5 MB webhook batches, peak RSS of the service (bench/bigbatches.ts).
  */
 const SCENARIOS = {
@@ -14,6 +15,7 @@ const SCENARIOS = {
   'topup-chat': ['./topup-chat.js'],
   bigbatches: ['./bigbatches.js'],
   scale: ['./scale.js'],
+  'scale-real': ['./scale-real.js'],
 } as const;
 const scenario = process.argv[2] ?? process.env.BENCH_SCENARIO ?? 'ingestion';
 if (!(scenario in SCENARIOS)) {

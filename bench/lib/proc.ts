@@ -109,25 +109,38 @@ function commOf(pid: string): string {
   try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; }
 }
 
+function pgrpOf(pid: string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]); // pgrp (field 5)
+  } catch {
+    return -1;
+  }
+}
+
 /**
  * CPU seconds used so far by: the service (or the sum of several replicas), all `postgres`
  * processes, the load generator, and this (bench) process. With `foreignPostgres` (backend pids
  * serving other databases, see ForeignBackends), those backends are counted apart
- * (`postgresForeign`: other people's work on a shared server), not as PostgreSQL's.
+ * (`postgresForeign`: other people's work on a shared server), not as PostgreSQL's. With
+ * `groupPid`, also `group`: every live process of that process group (e.g. the real LiteLLM and
+ * its engine shim, started detached by service/test/support/litellm-real.ts), 0 without.
  */
-export function cpuSnapshot(servicePid: number | number[], loadPid: number | undefined, foreignPostgres?: Set<number>) {
-  let postgres = 0, postgresForeign = 0;
+export function cpuSnapshot(servicePid: number | number[], loadPid: number | undefined, foreignPostgres?: Set<number>, groupPid?: number) {
+  let postgres = 0, postgresForeign = 0, group = 0;
   for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || commOf(p) !== 'postgres') continue;
-    if (foreignPostgres?.has(Number(p))) postgresForeign += cpuOf(Number(p));
-    else postgres += cpuOf(Number(p));
+    if (!/^\d+$/.test(p)) continue;
+    if (commOf(p) === 'postgres') {
+      if (foreignPostgres?.has(Number(p))) postgresForeign += cpuOf(Number(p));
+      else postgres += cpuOf(Number(p));
+    } else if (groupPid !== undefined && pgrpOf(p) === groupPid) group += cpuOf(Number(p));
   }
   // Whole machine, from /proc/stat: busy = everything but idle and iowait; steal = taken by the hypervisor.
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0) / TICK;
   const idle = ((f[3] ?? 0) + (f[4] ?? 0)) / TICK;
   const service = (Array.isArray(servicePid) ? servicePid : [servicePid]).reduce((s, p) => s + cpuOf(p), 0);
-  return { service, postgres, postgresForeign, load: loadPid ? cpuOf(loadPid) : 0, bench: cpuOf(process.pid), machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
+  return { service, postgres, postgresForeign, load: loadPid ? cpuOf(loadPid) : 0, bench: cpuOf(process.pid), group, machineBusy: total - idle, steal: (f[7] ?? 0) / TICK, at: performance.now() };
 }
 
 export function machine(pgVersion: string) {

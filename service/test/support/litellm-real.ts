@@ -25,6 +25,8 @@ export interface RealLiteLLM {
   url: string;
   masterKey: string;
   databaseUrl: string;
+  /** run.sh's pid, leader of the process group (LiteLLM, its engine shim) that stop() ends. */
+  pid: number;
   output(): string;
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startRealLiteLLM(opts: RealLiteLLMOptions): Promise<RealLi
     url,
     masterKey: opts.masterKey,
     databaseUrl,
+    pid: proc.pid!,
     output,
     async stop() {
       await killGroup(proc);

@@ -26,6 +26,18 @@ export function nextPeriod(period: string): string {
 
 /** The instant a period starts in the time zone (for "from" filters and day counts). */
 export function periodStartInstant(period: string, timeZone: string): Date {
+  const key = `${timeZone}|${period}`;
+  let at = startInstants.get(key);
+  if (at === undefined) {
+    if (startInstants.size > 10_000) startInstants.clear(); // a bound, never reached by real periods
+    startInstants.set(key, (at = computeStartInstant(period, timeZone)));
+  }
+  return new Date(at);
+}
+/** Period starts already worked out (a month boundary asks the same few for every person). */
+const startInstants = new Map<string, number>();
+
+function computeStartInstant(period: string, timeZone: string): number {
   const [y, m] = period.split('-').map(Number) as [number, number];
   // Start from UTC midnight and correct by the zone's offset at that moment (twice for DST edges).
   let guess = Date.UTC(y, m - 1, 1);
@@ -33,7 +45,7 @@ export function periodStartInstant(period: string, timeZone: string): Date {
     const offset = zoneOffsetMs(new Date(guess), timeZone);
     guess = Date.UTC(y, m - 1, 1) - offset;
   }
-  return new Date(guess);
+  return guess;
 }
 
 function zoneOffsetMs(at: Date, timeZone: string): number {

@@ -162,8 +162,12 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
 
   async function send(method: 'GET' | 'POST', path: string, o: CallOptions = {}): Promise<Reply> {
     const endpoint = `${method} ${path}`;
-    const url = new URL(baseUrl + path);
-    for (const [k, v] of Object.entries(o.query ?? {})) url.searchParams.set(k, v);
+    // a URL object only when there is a query to encode (building one per push showed in profiles)
+    let url: string | URL = baseUrl + path;
+    if (o.query) {
+      url = new URL(url);
+      for (const [k, v] of Object.entries(o.query)) url.searchParams.set(k, v);
+    }
     const ms = o.timeoutMs ?? timeoutMs;
     let status: number;
     let text: string;

@@ -24,13 +24,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { sql as dsql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { openPostgres } from '../service/src/db/client.js';
-import { seedPlans } from '../service/src/domain/plans.js';
 import { maxBudgetNano } from '../service/src/domain/money.js';
 import { startRealLiteLLM, type RealLiteLLM } from '../service/test/support/litellm-real.js';
 import { litellmVenv } from '../service/test/support/requires.js';
+import { chatOnce, seedScalePeople } from './lib/scale-seed.js';
 import { createDatabase, dropDatabase, withDatabase } from './lib/db.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
@@ -92,24 +90,7 @@ async function main() {
   let rss: RssSampler | undefined;
   try {
     // ---- seed our database: plans, people, month-old balances, keys (as bench/scale.ts) ------------
-    const migrated = await openPostgres(dbUrl, 2); // applies the migrations
-    await seedPlans(migrated.db);
-    const tag = dbName.slice(-8);
-    await migrated.db.execute(dsql`insert into users (id, email, name, plan_id)
-      select 'usr_' || g, 'p' || g || '.${dsql.raw(tag)}@bench.example.com', 'Person ' || g, (select id from plans where slug = 'basic')
-      from generate_series(1, ${N}::int) g`);
-    const [plan] = (await migrated.db.execute(dsql`select monthly_milli as grant from plans where slug = 'basic'`)) as unknown as { grant: string }[];
-    const grant = Number(plan!.grant);
-    // last month's period, 40 % of it used: the rollover expires the rest and grants the new month
-    await migrated.db.execute(dsql`insert into balances (user_id, period_start, monthly_milli, period_used_milli)
-      select 'usr_' || g, (date_trunc('month', now() at time zone 'America/Sao_Paulo') - interval '1 month')::date, ${Math.round(grant * 0.6)}::bigint, ${Math.round(grant * 0.4)}::bigint
-      from generate_series(1, ${N}::int) g`);
-    const plaintext = (i: number) => `sk-bench-${tag}-${i}`;
-    await migrated.db.execute(dsql`insert into keys (id, user_id, token_hash, key_alias, status)
-      select 'key_' || g, 'usr_' || g, encode(sha256(('sk-bench-${dsql.raw(tag)}-' || g)::bytea), 'hex'), 'tcc-usr_' || g, 'active'
-      from generate_series(1, ${N}::int) g`);
-    await migrated.db.execute(dsql`analyze`);
-    await migrated.close();
+    const { grant, tag, plaintext } = await seedScalePeople(dbUrl, dbName, N);
 
     // ---- the real LiteLLM with its own database; its callback reports to the service's port -------
     litellm = await startRealLiteLLM({
@@ -137,14 +118,7 @@ async function main() {
     if (info.status !== 200 || infoBody.info?.key_alias !== 'tcc-usr_1' || infoBody.info.max_budget !== oldBudget || infoBody.info.user_id !== 'usr_1' || infoBody.info.spend !== 0) {
       throw new Error(`seed: LiteLLM's /key/info for key 1 answered ${info.status} ${JSON.stringify(infoBody).slice(0, 300)}`);
     }
-    const chat = async (key: string) => {
-      const r = await fetch(`${litellm!.url}/chat/completions`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      await r.arrayBuffer();
-      return r.status;
-    };
+    const chat = (key: string) => chatOnce(litellm!.url, key);
     const seedChat = await chat(plaintext(N + 1));
     if (seedChat !== 200) throw new Error(`seed: a mock-gpt chat with a seeded key answered ${seedChat}`);
     say(`seeded ${N} people, balances a month old, keys in LiteLLM's own database (+1 for the seed check); /key/info and a mock-gpt chat answered 200`);

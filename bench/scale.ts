@@ -15,12 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { sql as dsql } from 'drizzle-orm';
-import { openPostgres } from '../service/src/db/client.js';
-import { seedPlans } from '../service/src/domain/plans.js';
 import { maxBudgetNano } from '../service/src/domain/money.js';
 import { startLiteLLMFake, type LiteLLMFake, type LiteLLMFakeOptions } from '../service/test/support/litellm-fake.js';
 import { connect, createDatabase, dropDatabase, withDatabase } from './lib/db.js';
+import { seedScalePeople } from './lib/scale-seed.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { apiToken, call } from './lib/seed.js';
@@ -54,24 +52,7 @@ async function main() {
   let service: Service | undefined;
   try {
     // ---- seed: plans, people, month-old balances, keys (ours and the fake's) -------------------------
-    const migrated = await openPostgres(dbUrl, 2); // applies the migrations
-    await seedPlans(migrated.db);
-    const tag = dbName.slice(-8);
-    await migrated.db.execute(dsql`insert into users (id, email, name, plan_id)
-      select 'usr_' || g, 'p' || g || '.${dsql.raw(tag)}@bench.example.com', 'Person ' || g, (select id from plans where slug = 'basic')
-      from generate_series(1, ${N}::int) g`);
-    const [plan] = (await migrated.db.execute(dsql`select monthly_milli as grant from plans where slug = 'basic'`)) as unknown as { grant: string }[];
-    const grant = Number(plan!.grant);
-    // last month's period, 40 % of it used: the rollover expires the rest and grants the new month
-    await migrated.db.execute(dsql`insert into balances (user_id, period_start, monthly_milli, period_used_milli)
-      select 'usr_' || g, (date_trunc('month', now() at time zone 'America/Sao_Paulo') - interval '1 month')::date, ${Math.round(grant * 0.6)}::bigint, ${Math.round(grant * 0.4)}::bigint
-      from generate_series(1, ${N}::int) g`);
-    const plaintext = (i: number) => `sk-bench-${tag}-${i}`;
-    await migrated.db.execute(dsql`insert into keys (id, user_id, token_hash, key_alias, status)
-      select 'key_' || g, 'usr_' || g, encode(sha256(('sk-bench-${dsql.raw(tag)}-' || g)::bytea), 'hex'), 'tcc-usr_' || g, 'active'
-      from generate_series(1, ${N}::int) g`);
-    await migrated.db.execute(dsql`analyze`);
-    await migrated.close();
+    const { grant, tag, plaintext } = await seedScalePeople(dbUrl, dbName, N);
     const fakeOptions: LiteLLMFakeOptions = { masterKey, latencyMs: LATENCY, prices: { 'mock-model': { input: 0.00000188, output: 0.00000094 } } };
     fake = await startLiteLLMFake(fakeOptions);
     const oldBudget = usd(maxBudgetNano(0, Math.round(grant * 0.6), 376_000));

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startRealLiteLLM, type RealLiteLLM } from '../service/test/support/litellm-real.js';
 import { litellmVenv } from '../service/test/support/requires.js';
+import { chatOnce } from './lib/scale-seed.js';
 import { createDatabase, dropDatabase, withDatabase } from './lib/db.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, startService, type Service } from './lib/proc.js';
@@ -55,14 +56,7 @@ async function main() {
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
     // 1,300 credits = 0.0004888 USD at f = 0.376: one mock-gpt call (0.00048) passes, the next is refused.
     await call(`${service.url}/api/plans`, { method: 'POST', headers: auth, body: JSON.stringify({ slug: 'one-call', name: 'One call', monthlyCredits: 1300 }), expect: 201 });
-    const chat = async (key: string) => {
-      const r = await fetch(`${litellm!.url}/chat/completions`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      await r.arrayBuffer();
-      return r.status;
-    };
+    const chat = (key: string) => chatOnce(litellm!.url, key);
     const waits: number[] = [];
     const refusalsWhileWaiting: number[] = [];
     const cpu0 = cpuSnapshot(service.pid, undefined);

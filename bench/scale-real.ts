@@ -21,14 +21,14 @@
  * Per phase: seconds, keys/s, service peak RSS, cores of service / postgres / LiteLLM + engine
  * shim / bench / others. Report: stdout + bench/results/scale-real.json.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { maxBudgetNano } from '../service/src/domain/money.js';
 import { startRealLiteLLM, type RealLiteLLM } from '../service/test/support/litellm-real.js';
 import { litellmVenv } from '../service/test/support/requires.js';
-import { chatOnce, seedScalePeople } from './lib/scale-seed.js';
+import { chatOnce, seedScalePeople, sha256, until, usd } from './lib/scale-seed.js';
 import { createDatabase, dropDatabase, withDatabase } from './lib/db.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
@@ -42,17 +42,6 @@ const BATCH_WRITE_AT = num('BENCH_SCALE_REAL_BATCH_WRITE_AT', 10);
 /** Seconds of chatting before the reconciliation run starts (bench/scale.ts starts both at once). */
 const LEAD_S = num('BENCH_SCALE_REAL_CHAT_LEAD_S', 15);
 const say = (s: string) => process.stdout.write(`[scale-real] ${s}\n`);
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const usd = (nano: number) => Number((nano / 1e9).toFixed(9));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<number> {
-  const t = performance.now();
-  while (!(await ok())) {
-    if (performance.now() - t > ms) throw new Error(`${what}: not reached in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return performance.now() - t;
-}
 
 /** Outbox items that failed so far, by error (the service logs each at warn): timeouts waiting for LiteLLM and the like. */
 function failedItems(log: string): Record<string, number> {

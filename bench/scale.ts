@@ -12,13 +12,13 @@
  * Report: stdout + bench/results/scale.json.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { maxBudgetNano } from '../service/src/domain/money.js';
 import { startLiteLLMFake, type LiteLLMFake, type LiteLLMFakeOptions } from '../service/test/support/litellm-fake.js';
 import { connect, createDatabase, dropDatabase, withDatabase } from './lib/db.js';
-import { seedScalePeople } from './lib/scale-seed.js';
+import { seedScalePeople, sha256, until, usd } from './lib/scale-seed.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
 import { cpuSnapshot, freePort, machine, RssSampler, startService, type Service } from './lib/proc.js';
 import { apiToken, call } from './lib/seed.js';
@@ -27,17 +27,6 @@ const N = num('BENCH_SCALE_PEOPLE', 100_000);
 const LATENCY = num('BENCH_SCALE_LATENCY_MS', 5);
 const CHATTERS = num('BENCH_SCALE_CHATTERS', 200);
 const say = (s: string) => process.stdout.write(`[scale] ${s}\n`);
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const usd = (nano: number) => Number((nano / 1e9).toFixed(9));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<number> {
-  const t = performance.now();
-  while (!(await ok())) {
-    if (performance.now() - t > ms) throw new Error(`${what}: not reached in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return performance.now() - t;
-}
 
 async function main() {
   mkdirSync(RESULTS, { recursive: true });

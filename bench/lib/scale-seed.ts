@@ -5,6 +5,7 @@
  * (which this first connection also migrates). Key i's plaintext is `plaintext(i)`; its row holds
  * the sha256 hex of it, as LiteLLM would report it.
  */
+import { createHash } from 'node:crypto';
 import { sql as dsql } from 'drizzle-orm';
 import { openPostgres } from '../../service/src/db/client.js';
 import { seedPlans } from '../../service/src/domain/plans.js';
@@ -41,4 +42,18 @@ export async function chatOnce(litellmUrl: string, key: string): Promise<number>
   });
   await r.arrayBuffer();
   return r.status;
+}
+
+export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** nano-USD as the float USD LiteLLM stores (9 places). */
+export const usd = (nano: number) => Number((nano / 1e9).toFixed(9));
+
+/** Poll `ok` every 200 ms until it holds (its wait in ms), or throw after `ms`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number): Promise<number> {
+  const t = performance.now();
+  while (!(await ok())) {
+    if (performance.now() - t > ms) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return performance.now() - t;
 }

@@ -70,9 +70,10 @@ async function main() {
     let rolledMs: number | undefined;
     const watchRollover = (async () => {
       while (rolledMs === undefined) {
-        const [r] = await probe<{ n: string }[]>`select count(*) as n from balances where period_start < date_trunc('month', now() at time zone 'America/Sao_Paulo')::date`;
-        if (Number(r!.n) === 0) rolledMs = performance.now() - t0;
-        else await new Promise((res) => setTimeout(res, 200));
+        // exists(), once a second: a count(*) every 200 ms took a fifth of a core of PostgreSQL's from the run it measures
+        const [r] = await probe<{ behind: boolean }[]>`select exists (select 1 from balances where period_start < date_trunc('month', now() at time zone 'America/Sao_Paulo')::date) as behind`;
+        if (!r!.behind) rolledMs = performance.now() - t0;
+        else await new Promise((res) => setTimeout(res, 1000));
       }
     })();
     const monthMs = (performance.now() - t0) + (await until('month boundary pushed', allAt(newBudget), 600_000));

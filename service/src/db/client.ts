@@ -47,8 +47,49 @@ export async function openPostgres(url: string, poolSize = 10, unixSocket: 'auto
     // restart, requests would hang that long instead of being served. Retry within a second.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
   });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const db = drizzlePostgres(preparing(client), { schema }) as unknown as Db;
   return { db, kind: 'postgres', transport, close: () => client.end({ timeout: 5 }) };
+}
+
+/** Statement texts postgres.js may keep prepared (per connection, until the connection is recycled). */
+const MAX_PREPARED = 512;
+/** A text with more parameters than this is a list of values whose length varies: not worth a name. */
+const MAX_PREPARED_PARAMS = 32;
+
+/**
+ * The client drizzle gets, preparing the statements the service runs over and over. drizzle runs
+ * every query through `client.unsafe(text, params, { prepare: false })` (drizzle-orm
+ * postgres-js/session.js, PostgresJsPreparedQuery.execute: `prepare` is set only for a query
+ * given a name with `.prepare(name)`), and postgres.js then sends an unnamed statement that it
+ * describes first to learn the parameter types (postgres/src/connection.js, build:
+ * `describeFirst = parameters.length && !prepared`), answered only in ParameterDescription:
+ * TWO round trips and a fresh parse and plan on the server for every query. A prepared
+ * statement is described once per connection and then only bound and executed, one round trip.
+ * Which texts: those with few parameters (stable text, no variable-length list), the first
+ * MAX_PREPARED distinct ones — so the per-connection statement cache (postgres.js keeps it for
+ * the connection's life; max_lifetime recycles connections) stays bounded whatever queries come.
+ * Transactions and savepoints hand drizzle a new client: it is wrapped the same way.
+ */
+function preparing<T extends postgres.Sql>(client: T, texts = new Set<string>()): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (text: string, params: unknown[] = [], options: Record<string, unknown> = {}) => {
+          const worth = params.length > 0 && params.length <= MAX_PREPARED_PARAMS
+            && (texts.has(text) || (texts.size < MAX_PREPARED && texts.add(text) !== undefined));
+          return target.unsafe(text, params as never, { ...options, prepare: worth });
+        };
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        const open = Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (inner: postgres.Sql) => unknown;
+          return open.call(target, ...args, (inner: postgres.Sql) => fn(preparing(inner, texts)));
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 async function migratePostgresLocked(url: string): Promise<void> {

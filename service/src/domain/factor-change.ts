@@ -4,6 +4,7 @@ import { rows, type Queryable } from '../db/client.js';
 import { conversionFactors } from '../db/schema/index.js';
 import type { Actor, RequestMeta } from './actor.js';
 import { audit } from './audit.js';
+import { analyzeOutbox, OUTBOX_BURST } from './outbox.js';
 import { currentFactorMicro } from './factor.js';
 import { formatFactor, milliCreditsToNanoFloor, milliToCredits, nanoToUsd } from './money.js';
 
@@ -13,7 +14,7 @@ import { formatFactor, milliCreditsToNanoFloor, milliToCredits, nanoToUsd } from
  * (one outbox row per key, written in the same transaction).
  */
 export async function setFactor(deps: Deps, actor: Actor, meta: RequestMeta, input: { factorMicro: number; reason: string }) {
-  return deps.db.transaction(async (tx) => {
+  const result = await deps.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(7302003)`);
     const previous = await currentFactorMicro(tx);
     await tx.insert(conversionFactors).values({
@@ -41,6 +42,8 @@ export async function setFactor(deps: Deps, actor: Actor, meta: RequestMeta, inp
     });
     return { factor: formatFactor(input.factorMicro), previous: formatFactor(previous), keysQueued: Number(queued[0]?.n ?? 0) };
   });
+  if (result.keysQueued >= OUTBOX_BURST) await analyzeOutbox(deps.db);
+  return result;
 }
 
 /** What-if: per person and in total, the remaining credits and the USD they allow before/after. */

@@ -31,6 +31,10 @@ export function backoffSeconds(attempts: number): number {
  * Claim due items with FOR UPDATE SKIP LOCKED (safe with N replicas). Only the oldest pending item
  * of each aggregate is eligible, so items for one key apply in order. Claiming sets a lease; the
  * item stays `pending` until done, so a crash means a retry, never a loss.
+ * The plan depends on fresh statistics of `status` (analyzeOutbox after a burst): planned with
+ * those of a quiet outbox (almost nothing pending), the per-key probe took whichever partial index
+ * and read every pending row per candidate (0.3 s per claim with a few thousand pending, 11 s with
+ * 100,000, measured).
  */
 async function claim(deps: Deps, limit: number): Promise<Item[]> {
   return rows<Item>(

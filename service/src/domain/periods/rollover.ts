@@ -9,7 +9,7 @@ import { audit } from '../audit.js';
 import { afterBalanceChange, type BalanceChangeDeps } from '../balance-change.js';
 import { currentFactorMicro } from '../factor.js';
 import { insertEntries, postEntry, type EntryInput } from '../ledger.js';
-import { enqueue } from '../outbox.js';
+import { analyzeOutbox, enqueue, OUTBOX_BURST } from '../outbox.js';
 import { idempotent, requestHash, type IdempotentResult } from '../idempotency.js';
 import { currentKey, getUserView, type UserView } from '../users/view.js';
 import { inFlight } from '../../lib/in-flight.js';
@@ -247,6 +247,7 @@ export async function runRollover(deps: Deps, page = 4 * ROLLOVER_BATCH): Promis
   const now = deps.clock.now();
   const total: Settled = { people: 0, periods: 0, closed: 0 };
   let after = '';
+  let analyzed = false;
   for (;;) {
     const due = (await rows<{ id: string }>(
       deps.db,
@@ -262,6 +263,11 @@ export async function runRollover(deps: Deps, page = 4 * ROLLOVER_BATCH): Promis
       total.periods += r.periods;
       total.closed += r.closed;
     });
+    // the first page of a month boundary queued a push per person: let the planner know
+    if (!analyzed && total.people >= OUTBOX_BURST) {
+      await analyzeOutbox(deps.db);
+      analyzed = true;
+    }
     if (due.length < page) break;
     after = due[due.length - 1]!;
   }

@@ -75,8 +75,11 @@ function preparing<T extends postgres.Sql>(client: T, texts = new Set<string>())
     get(target, prop, receiver) {
       if (prop === 'unsafe') {
         return (text: string, params: unknown[] = [], options: Record<string, unknown> = {}) => {
-          const worth = params.length > 0 && params.length <= MAX_PREPARED_PARAMS
-            && (texts.has(text) || (texts.size < MAX_PREPARED && texts.add(text) !== undefined));
+          let worth = params.length > 0 && params.length <= MAX_PREPARED_PARAMS && texts.has(text);
+          if (!worth && params.length > 0 && params.length <= MAX_PREPARED_PARAMS && texts.size < MAX_PREPARED) {
+            texts.add(text);
+            worth = true;
+          }
           return target.unsafe(text, params as never, { ...options, prepare: worth });
         };
       }

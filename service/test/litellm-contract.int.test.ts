@@ -117,6 +117,35 @@ function contract(start: () => Promise<Target>): void {
     expect(await client.keyInfo(k.token)).toMatchObject({ maxBudget: 0, metadata: { companion_user_id: k.userId, v: 2 } });
   });
 
+  it('bulk update: absolute max_budgets in one request; unknown and negative items fail alone', async () => {
+    const a = await newKey(1);
+    const b = await newKey(1);
+    const gone = sha256(`sk-gone-${randomUUID()}`);
+    const r = await client.bulkUpdateBudgets([
+      { keyOrHash: a.token, maxBudgetUsd: 2.25 },
+      { keyOrHash: gone, maxBudgetUsd: 3 },
+      { keyOrHash: b.key, maxBudgetUsd: 0 },
+      { keyOrHash: a.token, maxBudgetUsd: -1 },
+    ]);
+    expect(r.updated).toEqual([a.token, b.key]);
+    expect(r.failed).toEqual([
+      { keyOrHash: gone, reason: 'Key not found.' },
+      { keyOrHash: a.token, reason: expect.stringContaining('max_budget must be a non-negative finite number') },
+    ]);
+    expect(await client.keyInfo(a.token)).toMatchObject({ maxBudget: 2.25, metadata: { companion_user_id: a.userId } });
+    expect(await client.keyInfo(b.token)).toMatchObject({ maxBudget: 0 });
+    // LiteLLM refuses an empty list, or more than 500 keys, as a whole.
+    for (const keys of [[], Array.from({ length: 501 }, () => ({ key: a.token, max_budget: 1 }))]) {
+      const res = await fetch(`${t.url}/key/bulk_update`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ keys }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(keys.length === 0 ? /No keys provided for update/ : /Maximum 500 keys/);
+    }
+  });
+
   it('update with max_budget < 0: 400; of an unknown key: 404 not_found_error', async () => {
     const k = await newKey();
     const negative = await caught(client.updateKey(k.token, { maxBudgetUsd: -1 }));

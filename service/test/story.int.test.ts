@@ -4,7 +4,7 @@ import { rows } from '../src/db/client.js';
 import { drainOutbox } from '../src/jobs/outbox.js';
 import { uniq } from './support/factories.js';
 import { balanceOf, expectLedgerConsistent } from './support/invariants.js';
-import { startStack, type Stack } from './support/stack.js';
+import { MASTER_KEY, startStack, type Stack } from './support/stack.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -108,10 +108,36 @@ describe('a person is stopped by LiteLLM at 100 % and resumes after credits', ()
     await drain();
     const applied = s.fake.calls.slice(before).map((c) => c.path);
     // the two budget changes coalesce into one push of the latest value, then the block, in order
-    expect(applied).toEqual(['/key/update', '/key/block']);
+    expect(applied).toEqual(['/key/bulk_update', '/key/block']);
     expect(s.fake.getKey(key)).toMatchObject({ max_budget: 0.0004888, blocked: true });
     const left = await rows<{ n: string }>(s.ctx.deps.db, sql`select count(*) as n from outbox where status = 'pending'`);
     expect(Number(left[0]!.n)).toBe(0);
+  });
+
+  it('pushes a key alone when the bulk update could not: a key LiteLLM lost ends dead (404), the others land', async () => {
+    const [lost, kept] = [await personWithKey(), await personWithKey()];
+    await drain();
+    // The key disappears from LiteLLM behind our back.
+    const del = await fetch(`${s.fake.url}/key/delete`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ keys: [lost.key.plaintext] }),
+    });
+    expect(del.status).toBe(200);
+    for (const u of [lost, kept]) {
+      await s.ctx.api('POST', `/api/users/${u.id}/credits`, { amount: 100, reason: 'x' }, { headers: { 'idempotency-key': uniq() } });
+    }
+    const before = s.fake.calls.length;
+    await drain();
+    const calls = s.fake.calls.slice(before);
+    expect(calls.map((c) => c.path)).toEqual(['/key/bulk_update', '/key/update']);
+    expect((calls[0]!.body as { keys: unknown[] }).keys).toHaveLength(2);
+    expect(s.fake.getKey(kept.key.plaintext)).toMatchObject({ max_budget: 0.0004136 });
+    const [item] = await rows<{ status: string; last_error: string }>(
+      s.ctx.deps.db,
+      sql`select status, last_error from outbox where aggregate = ${lost.key.id} and kind = 'litellm.sync_budget' order by id desc limit 1`,
+    );
+    expect(item).toMatchObject({ status: 'dead', last_error: expect.stringContaining('404') });
   });
 
   it.each([500, 'timeout', 'garbage', 'reset'] as const)('retries a budget push after a %s answer', async (fault) => {
@@ -139,5 +165,28 @@ describe('a person is stopped by LiteLLM at 100 % and resumes after credits', ()
     const rotated = await (await s.ctx.api('POST', `/api/users/${u.id}/key/rotate`)).json();
     expect(rotated).toMatchObject({ status: 'active', plaintext: expect.stringMatching(/^sk-/) });
     expect((await s.chat(rotated.plaintext)).status).toBe(200);
+  });
+
+  // last: the stack's client then remembers the proxy has no bulk endpoint
+  it('pushes every key alone when the proxy has no /key/bulk_update (404), and remembers it', async () => {
+    const [a, b] = [await personWithKey(), await personWithKey()];
+    await drain();
+    for (const u of [a, b]) {
+      await s.ctx.api('POST', `/api/users/${u.id}/credits`, { amount: 200, reason: 'x' }, { headers: { 'idempotency-key': uniq() } });
+    }
+    s.fake.faults.failNext(1, 404);
+    const before = s.fake.calls.length;
+    await drain();
+    expect(s.fake.calls.slice(before).map((c) => [c.path, c.fault])).toEqual([
+      ['/key/bulk_update', 404], ['/key/update', undefined], ['/key/update', undefined],
+    ]);
+    for (const u of [a, b]) expect(s.fake.getKey(u.key.plaintext)).toMatchObject({ max_budget: 0.0004512 });
+    const left = await rows<{ n: string }>(s.ctx.deps.db, sql`select count(*) as n from outbox where status = 'pending'`);
+    expect(Number(left[0]!.n)).toBe(0);
+    // remembered: the next pushes go key by key without asking again
+    await s.ctx.api('POST', `/api/users/${a.id}/credits`, { amount: 100, reason: 'x' }, { headers: { 'idempotency-key': uniq() } });
+    const later = s.fake.calls.length;
+    await drain();
+    expect(s.fake.calls.slice(later).map((c) => c.path)).toEqual(['/key/update']);
   });
 });

@@ -49,6 +49,21 @@ export interface UpdateKeyInput {
   metadata?: Record<string, unknown>;
 }
 
+export interface BudgetUpdate {
+  keyOrHash: string;
+  maxBudgetUsd: number;
+}
+
+export interface BulkUpdateResult {
+  /** The keys LiteLLM updated, as passed. */
+  updated: string[];
+  /** The keys it did not, as passed, with LiteLLM's reason (e.g. "Key not found."). */
+  failed: { keyOrHash: string; reason: string }[];
+}
+
+/** Items LiteLLM takes in one POST /key/bulk_update (bulk_update_keys, MAX_BATCH_SIZE). */
+export const BULK_UPDATE_MAX = 500;
+
 export interface KeyInfo {
   spend: number;
   maxBudget: number | null;
@@ -109,6 +124,11 @@ export interface SpendLogsPage {
 export interface LiteLLMClient {
   generateKey(input: GenerateKeyInput): Promise<GeneratedKey>;
   updateKey(keyOrHash: string, input: UpdateKeyInput): Promise<Record<string, unknown>>;
+  /**
+   * Absolute max_budgets of up to BULK_UPDATE_MAX keys in one request (POST /key/bulk_update).
+   * Each item succeeds or fails on its own; the request throws only when LiteLLM refuses it whole.
+   */
+  bulkUpdateBudgets(updates: BudgetUpdate[]): Promise<BulkUpdateResult>;
   /** null for a key LiteLLM does not have: never issued, or deleted (archived). */
   keyInfo(keyOrHash: string): Promise<KeyInfo | null>;
   /** Live keys among these hashes, in one request (POST /v2/key/info); deleted and unknown ones are absent. */
@@ -244,6 +264,25 @@ export function createLiteLLMClient(opts: LiteLLMClientOptions): LiteLLMClient {
       if (input.blocked !== undefined) body.blocked = input.blocked;
       if (input.metadata !== undefined) body.metadata = input.metadata;
       return post('/key/update', body, s.updateKeyResponse);
+    },
+
+    async bulkUpdateBudgets(updates) {
+      if (updates.length === 0) return { updated: [], failed: [] };
+      if (updates.length > BULK_UPDATE_MAX) throw new RangeError(`bulkUpdateBudgets: at most ${BULK_UPDATE_MAX} keys per call, got ${updates.length}`);
+      // proxy/management_endpoints/key_management_endpoints.py, bulk_update_keys: proxy admin only
+      // (403), 400 for no keys or more than 500; each item goes through _process_single_key_update,
+      // the same validations, write and cache invalidation as /key/update, one after another, and
+      // lands in successful_updates or failed_updates (failed_reason: the HTTPException's
+      // detail.error or the ProxyException's message, e.g. "Key not found.").
+      const body = { keys: updates.map((u) => ({ key: u.keyOrHash, max_budget: u.maxBudgetUsd })) };
+      const r = await post('/key/bulk_update', body, s.bulkUpdateResponse);
+      const asked = new Set(updates.map((u) => u.keyOrHash));
+      const updated = r.successful_updates.map((u) => u.key).filter((k) => asked.has(k));
+      const failed = r.failed_updates.filter((f) => asked.has(f.key)).map((f) => ({ keyOrHash: f.key, reason: f.failed_reason }));
+      if (updated.length + failed.length !== updates.length) {
+        throw fail('POST /key/bulk_update', { code: 'invalid_response', status: 200, detail: `answered for ${updated.length + failed.length} of ${updates.length} keys` });
+      }
+      return { updated, failed };
     },
 
     async keyInfo(keyOrHash) {

@@ -60,6 +60,13 @@ export const updateKeyResponse = z.looseObject({
   blocked: z.boolean().nullish(),
 });
 
+/** POST /key/bulk_update (key_management_endpoints.py, bulk_update_keys → BulkUpdateKeyResponse). */
+export const bulkUpdateResponse = z.looseObject({
+  total_requested: numeric,
+  successful_updates: z.array(z.looseObject({ key: z.string(), key_info: z.looseObject({ max_budget: numeric.nullish() }) })),
+  failed_updates: z.array(z.looseObject({ key: z.string(), failed_reason: z.string() })),
+});
+
 export const deleteKeysResponse = z.looseObject({
   deleted_keys: z.array(z.string()),
 });

@@ -9,6 +9,10 @@
  * - `/key/update` of an unknown key: 404 not_found_error "Key not found." (update_key_fn); a
  *   negative max_budget: 400 "max_budget must be a non-negative finite number" (same function);
  *   the answer is the whole updated row;
+ * - `POST /key/bulk_update {keys: [{key, max_budget}]}`: proxy admin only, 400 for no keys or more than
+ *   500; each item validated and written as /key/update, one after another, into
+ *   `successful_updates` (key as passed, key_info without token) or `failed_updates` with
+ *   `failed_reason` "Key not found." / "max_budget must be …" (bulk_update_keys);
  * - `POST /v2/key/info {keys}`: the live rows, without `token` (info_key_fn_v2);
  * - `/key/delete` answers 404 only when NONE of the keys exist, else echoes every key passed;
  * - `/spend/logs` with both dates summarizes per day unless `summarize=false`, and returns at most
@@ -24,7 +28,8 @@ import { serve, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-export type FaultKind = 500 | 'timeout' | 'garbage' | 'reset';
+/** `404`: the route is missing, as on a proxy older than the endpoint (FastAPI's `{"detail": "Not Found"}`). */
+export type FaultKind = 500 | 404 | 'timeout' | 'garbage' | 'reset';
 type Json = Record<string, unknown>;
 type Ctx = Context<{ Bindings: HttpBindings }>;
 
@@ -55,6 +60,11 @@ export interface LiteLLMFakeOptions {
   spendLogsCap?: number;
   /** Added to every admin answer (the scale bench: a LiteLLM that answers in ~5 ms). */
   latencyMs?: number;
+  /**
+   * Added per item of a /key/bulk_update, one item after another as LiteLLM processes them
+   * (bulk_update_keys loops over _process_single_key_update); default 0.
+   */
+  bulkItemMs?: number;
 }
 
 export interface LiteLLMFake {
@@ -154,6 +164,7 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     if (fault !== undefined) {
       call.fault = fault;
       if (fault === 500) return proxyError(c, 500, 'Internal Server Error, injected fault', 'internal_server_error');
+      if (fault === 404) return c.json({ detail: 'Not Found' }, 404);
       if (fault === 'garbage') return c.html('<html><body>502 Bad Gateway</body></html>', 200);
       if (fault === 'reset') {
         c.env.incoming.socket.destroy();
@@ -214,6 +225,37 @@ export async function startLiteLLMFake(opts: LiteLLMFakeOptions): Promise<LiteLL
     const metadata = (changes.metadata as Json | undefined) ?? row.metadata;
     Object.assign(row, changes, { metadata, updated_at: new Date().toISOString() });
     return c.json({ key, ...clone(row) });
+  });
+
+  app.post('/key/bulk_update', async (c) => {
+    const items = (await readBody(c)).keys;
+    if (!Array.isArray(items) || items.length === 0) return c.json({ detail: { error: 'No keys provided for update' } }, 400);
+    if (items.length > 500) {
+      return c.json({ detail: { error: `Maximum 500 keys can be updated at once. Found ${items.length} keys.` } }, 400);
+    }
+    const successful_updates: Json[] = [];
+    const failed_updates: Json[] = [];
+    // The items' time in one wait: the answer comes when the last one would have been written.
+    if (opts.bulkItemMs) await new Promise((r) => setTimeout(r, items.length * opts.bulkItemMs!));
+    for (const item of items as Json[]) {
+      const key = String(item.key);
+      const maxBudget = item.max_budget;
+      if (typeof maxBudget === 'number' && (maxBudget < 0 || !Number.isFinite(maxBudget))) {
+        const existing = store.get(hashOf(key)); // the failed item carries the row as it stands
+        const reason = `max_budget must be a non-negative finite number. Received: ${pyFloat(maxBudget)}`;
+        failed_updates.push({ key, key_info: existing ? publicRow(existing) : null, failed_reason: reason });
+        continue;
+      }
+      const row = store.get(hashOf(key));
+      if (!row) {
+        failed_updates.push({ key, key_info: null, failed_reason: 'Key not found.' });
+        continue;
+      }
+      if ('max_budget' in item) row.max_budget = maxBudget as number | null;
+      row.updated_at = new Date().toISOString();
+      successful_updates.push({ key, key_info: publicRow(row) });
+    }
+    return c.json({ total_requested: items.length, successful_updates, failed_updates });
   });
 
   app.get('/key/info', (c) => {

@@ -34,9 +34,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["Alert"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -108,9 +106,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["AuditEntry"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -177,15 +173,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                createdAt: string;
-                                disabled: boolean;
-                                email: string;
-                                id: string;
-                                name: string;
-                                /** @enum {string} */
-                                role: "admin" | "viewer";
-                            }[];
+                            items: components["schemas"]["Admin"][];
                         };
                     };
                 };
@@ -245,15 +233,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            createdAt: string;
-                            disabled: boolean;
-                            email: string;
-                            id: string;
-                            name: string;
-                            /** @enum {string} */
-                            role: "admin" | "viewer";
-                        };
+                        "application/json": components["schemas"]["Admin"];
                     };
                 };
                 /** @description Invalid input */
@@ -333,15 +313,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            admin: {
-                                createdAt: string;
-                                disabled: boolean;
-                                email: string;
-                                id: string;
-                                name: string;
-                                /** @enum {string} */
-                                role: "admin" | "viewer";
-                            };
+                            admin: components["schemas"]["Admin"];
                             csrfToken: string;
                             expiresAt: string;
                         };
@@ -543,16 +515,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                createdAt: string;
-                                createdBy: string;
-                                id: string;
-                                lastUsedAt: string | null;
-                                name: string;
-                                revokedAt: string | null;
-                                /** @enum {string} */
-                                role: "admin" | "viewer";
-                            }[];
+                            items: components["schemas"]["ApiToken"][];
                         };
                     };
                 };
@@ -610,15 +573,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            createdAt: string;
-                            createdBy: string;
-                            id: string;
-                            lastUsedAt: string | null;
-                            name: string;
-                            revokedAt: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "viewer";
+                        "application/json": components["schemas"]["ApiToken"] & {
                             token: string;
                         };
                     };
@@ -685,16 +640,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            createdAt: string;
-                            createdBy: string;
-                            id: string;
-                            lastUsedAt: string | null;
-                            name: string;
-                            revokedAt: string | null;
-                            /** @enum {string} */
-                            role: "admin" | "viewer";
-                        };
+                        "application/json": components["schemas"]["ApiToken"];
                     };
                 };
                 /** @description Invalid input */
@@ -939,9 +885,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["UnattributedEvent"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -1013,9 +957,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["Mail"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -1293,9 +1235,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["Payment"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -1648,9 +1588,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["Alert"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -1888,9 +1826,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["LedgerEntry"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -2427,9 +2363,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                [key: string]: unknown;
-                            }[];
+                            items: components["schemas"]["Payment"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -2500,10 +2434,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            groupBy: string;
-                            items: {
-                                [key: string]: string | number;
-                            }[];
+                            /** @enum {string} */
+                            groupBy: "day" | "model";
+                            items: components["schemas"]["UsageItem"][];
                         };
                     };
                 };
@@ -2567,9 +2500,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["Reconciliation"];
                     };
                 };
                 /** @description Invalid input */
@@ -2634,8 +2565,8 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
+                        "application/json": components["schemas"]["ReconciliationRun"] & {
+                            items: components["schemas"]["ReconcileItem"][];
                         };
                     };
                 };
@@ -3097,9 +3028,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["Stats"];
                     };
                 };
                 /** @description Invalid input */
@@ -3875,25 +3804,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                actor: string;
-                                amount: number;
-                                createdAt: string;
-                                factor: number;
-                                id: number;
-                                keyId: string | null;
-                                kind: string;
-                                monthly: number;
-                                /**
-                                 * @description For a usage entry booked from a failed call (LiteLLM billed it): what the call was. Null otherwise.
-                                 * @enum {string|null}
-                                 */
-                                outcome: "cancelled" | "timed_out" | "interrupted" | "failed" | null;
-                                period: string;
-                                reason: string | null;
-                                topup: number;
-                                usd: number | null;
-                            }[];
+                            items: components["schemas"]["LedgerEntry"][];
                             page: number;
                             pageSize: number;
                             total: number;
@@ -4141,10 +4052,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            groupBy: string;
-                            items: {
-                                [key: string]: string | number;
-                            }[];
+                            /** @enum {string} */
+                            groupBy: "day" | "model";
+                            items: components["schemas"]["UsageItem"][];
                         };
                     };
                 };
@@ -4423,6 +4333,54 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Admin: {
+            createdAt: string;
+            disabled: boolean;
+            email: string;
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "viewer";
+        };
+        Alert: {
+            createdAt: string;
+            email: string;
+            /**
+             * @description Of the alert email; none: no email was written
+             * @enum {string}
+             */
+            emailStatus: "logged" | "queued" | "sent" | "failed" | "none";
+            id: number;
+            name: string;
+            percentUsed: number;
+            period: string;
+            rearmedAt: string | null;
+            remainingCredits: number;
+            threshold: number;
+            userId: string;
+        };
+        ApiToken: {
+            createdAt: string;
+            createdBy: string;
+            id: string;
+            lastUsedAt: string | null;
+            name: string;
+            revokedAt: string | null;
+            /** @enum {string} */
+            role: "admin" | "viewer";
+        };
+        AuditEntry: {
+            action: string;
+            actor: string;
+            after?: unknown;
+            before?: unknown;
+            createdAt: string;
+            id: number;
+            ip: string | null;
+            requestId: string | null;
+            targetId: string | null;
+            targetType: string | null;
+        };
         Balance: {
             credits: number;
             monthlyRemaining: number;
@@ -4486,7 +4444,29 @@ export interface components {
             spendUsd: number;
             /** @enum {string} */
             status: "pending" | "active" | "blocked" | "revoked";
-        } | null;
+        };
+        LedgerEntry: {
+            actor: string;
+            amount: number;
+            createdAt: string;
+            factor: number;
+            id: number;
+            keyId: string | null;
+            /** @enum {string} */
+            kind: "grant" | "expiry" | "topup" | "adjustment" | "usage" | "refund" | "correction";
+            monthly: number;
+            /**
+             * @description For a usage entry booked from a failed call (LiteLLM billed it): what the call was. Null otherwise.
+             * @enum {string|null}
+             */
+            outcome: "cancelled" | "timed_out" | "interrupted" | "failed" | null;
+            period: string;
+            reason: string | null;
+            /** @description What the entry is, for a statement in the reader’s language (e.g. `stripe.dispute`); null: `reason` says it */
+            reasonCode: string | null;
+            topup: number;
+            usd: number | null;
+        };
         LiteLLMPersonView: {
             getMore: components["schemas"]["GetMore"];
             person: {
@@ -4498,6 +4478,41 @@ export interface components {
                 status: "active" | "suspended" | "deleted";
             };
             quota: components["schemas"]["QuotaFacts"];
+        };
+        Mail: {
+            createdAt: string;
+            error: string | null;
+            id: number;
+            locale: string;
+            sentAt: string | null;
+            /** @enum {string} */
+            status: "logged" | "queued" | "sent" | "failed";
+            subject: string;
+            template: string;
+            text: string;
+            to: string;
+            userId: string | null;
+        };
+        Payment: {
+            amountMinor: number;
+            checkoutSessionId: string | null;
+            createdAt: string;
+            currency: string;
+            email: string;
+            id: string;
+            name: string;
+            note: string | null;
+            packId: string | null;
+            packName: string;
+            paidAt: string | null;
+            refundedAt: string | null;
+            refundedMinor: number;
+            refundedTokens: number;
+            shortfallTokens: number;
+            /** @enum {string} */
+            status: "pending" | "paid" | "partially_refunded" | "refunded" | "expired" | "failed" | "needs_review" | "disputed";
+            tokens: number;
+            userId: string;
         };
         Plan: {
             active: boolean;
@@ -4512,7 +4527,7 @@ export interface components {
             balance: components["schemas"]["Balance"];
             contactEmail: string;
             getMore: components["schemas"]["GetMore"];
-            key: components["schemas"]["Key"];
+            key: components["schemas"]["Key"] | null;
             paymentsEnabled: boolean;
             person: {
                 email: string;
@@ -4552,12 +4567,97 @@ export interface components {
             topupRemaining: number;
             usedThisPeriod: number;
         };
+        ReconcileItem: {
+            /** @enum {string} */
+            action: "recovered" | "budget_repushed" | "unexplained" | "error";
+            bookedSpendUsd?: number;
+            detail: string;
+            keyId: string;
+            litellmSpendUsd?: number;
+            userId: string;
+        };
+        Reconciliation: {
+            lastRun: (components["schemas"]["ReconciliationRun"] & {
+                items: components["schemas"]["ReconcileItem"][];
+            }) | null;
+            /** @description The latest runs, newest first */
+            runs: components["schemas"]["ReconciliationRun"][];
+        };
+        ReconciliationRun: {
+            /** @description Keys that could not be compared */
+            errors: number;
+            finishedAt: string | null;
+            id: number;
+            keysChecked: number;
+            recovered: number;
+            repushed: number;
+            startedAt: string;
+            unexplained: number;
+        };
+        Stats: {
+            /** @description Events this period that arrived after their own period’s grace window (charged to this one) */
+            lateEventsThisPeriod: number;
+            people: {
+                active: number;
+                blocked: number;
+                deleted: number;
+                suspended: number;
+                warned: number;
+            };
+            period: {
+                calls: number;
+                credits: number;
+                usd: number;
+            };
+            periodStart: string;
+            today: {
+                credits: number;
+                usd: number;
+            };
+            topConsumers: {
+                credits: number;
+                email: string;
+                name: string;
+                usd: number;
+                userId: string;
+            }[];
+            unattributedEvents: number;
+            /** @description Models LiteLLM priced at 0 this period although they used tokens (free usage) */
+            unpricedModels: components["schemas"]["UnpricedModel"][];
+        };
+        UnattributedEvent: {
+            id: number;
+            keyHash: string | null;
+            litellmCallId: string | null;
+            model: string | null;
+            receivedAt: string;
+            startTime: string | null;
+            /** @enum {string} */
+            status: "success" | "failure";
+            totalTokens: number;
+            usd: number;
+        };
+        UnpricedModel: {
+            calls: number;
+            lastSeen: string;
+            model: string;
+        };
+        UsageItem: {
+            calls: number;
+            credits: number;
+            /** @description With groupBy=day: the day (YYYY-MM-DD, in the service time zone) */
+            day?: string;
+            /** @description With groupBy=model: the model group (or model) */
+            model?: string;
+            tokens: number;
+            usd: number;
+        };
         User: {
             balance: components["schemas"]["Balance"];
             createdAt: string;
             email: string;
             id: string;
-            key: components["schemas"]["Key"];
+            key: components["schemas"]["Key"] | null;
             /** @enum {string} */
             locale: "pt-BR" | "en";
             name: string;
@@ -4572,9 +4672,9 @@ export interface components {
             updatedAt: string;
         };
         UserWithNewKey: components["schemas"]["User"] & {
-            key?: components["schemas"]["Key"] & ({
+            key?: (components["schemas"]["Key"] & {
                 plaintext?: string;
-            } | null);
+            }) | null;
         };
     };
     responses: never;

@@ -7,14 +7,14 @@ import type { components, paths } from './schema';
 
 type Schemas = components['schemas'];
 
-/** The JSON body of the `status` answer of `method` on `path`. */
+/** The JSON body of the answer with status `S` (200 unless given) to `M` on `P`. */
 export type ResponseBody<P extends keyof paths, M extends keyof paths[P], S extends number = 200> = paths[P][M] extends {
   responses: { [K in S]: { content: { 'application/json': infer B } } };
 }
   ? B
   : never;
 
-/** The JSON body `method` on `path` takes. */
+/** The JSON body `M` on `P` takes. */
 export type RequestBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
   requestBody?: { content: { 'application/json': infer B } };
 }

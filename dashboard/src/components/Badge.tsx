@@ -35,9 +35,10 @@ export function KeyStatusBadge(props: { status: Key['status'] }) {
   return <Badge tone={tone()}>{t(`key.${props.status}`)}</Badge>;
 }
 
-/** A mail's (or an alert email's: `none` when none was written) status, translated. */
+/** A mail's status, or an alert email's (`none`: no email was written). */
 type MailStatus = Alert['emailStatus'];
 
+/** The status in the reader's language. */
 export function mailStatusText(t: I18n['t'], status: MailStatus): string {
   return t(`mailStatus.${status}`);
 }

@@ -64,15 +64,23 @@ export function createApp(deps: Deps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'webhookSecret', { type: 'http', scheme: 'bearer' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'portalSession', { type: 'apiKey', in: 'cookie', name: 'tcc_portal' });
-  app.doc31('/api/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'Token credit companion for LiteLLM', version: '0.1.0' },
-    security: [{ bearer: [] }],
-  });
+  app.get('/api/openapi.json', (c) => c.json(openApiDocument(app)));
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
 
   mountDashboard(app, deps.config.DASHBOARD_DIR);
   return app;
+}
+
+/**
+ * The OpenAPI 3.1 document of every route registered on `app`, with its security schemes. The one
+ * definition behind both GET /api/openapi.json and the dashboard's generated types (npm run api:types).
+ */
+export function openApiDocument(app: OpenAPIHono<AppEnv>) {
+  return app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: { title: 'Token credit companion for LiteLLM', version: '0.1.0' },
+    security: [{ bearer: [] }],
+  });
 }
 
 /** The built dashboard at `/`, with index.html for client-side routes. */

@@ -1,5 +1,6 @@
 import { createContext, createResource, useContext, type ResourceSource } from 'solid-js';
 import type * as T from './types';
+import type { RequestBody, ResponseBody } from './types';
 
 /** An error answered by the service (`{error:{code,message,requestId,details?}}`) or the network. */
 export class ApiError extends Error {
@@ -88,10 +89,10 @@ export function createClient(opts: ClientOptions = {}) {
     request,
     // auth
     me: () => get<T.Me>('/api/auth/me'),
-    login: (email: string, password: string) => request<{ admin: unknown }>('POST', '/api/auth/login', { email, password }),
-    logout: () => request<{ ok: boolean }>('POST', '/api/auth/logout'),
+    login: (email: string, password: string) => request<ResponseBody<'/api/auth/login', 'post'>>('POST', '/api/auth/login', { email, password }),
+    logout: () => request<ResponseBody<'/api/auth/logout', 'post'>>('POST', '/api/auth/logout'),
     tokens: () => get<{ items: T.ApiToken[] }>('/api/auth/tokens'),
-    createToken: (name: string, role: T.Role) => request<T.ApiToken>('POST', '/api/auth/tokens', { name, role }),
+    createToken: (name: string, role: T.Role) => request<T.NewApiToken>('POST', '/api/auth/tokens', { name, role }),
     revokeToken: (tokenId: string) => request<T.ApiToken>('DELETE', `/api/auth/tokens/${id(tokenId)}`),
     // overview
     stats: () => get<T.Stats>('/api/stats'),
@@ -101,37 +102,37 @@ export function createClient(opts: ClientOptions = {}) {
     // people
     users: (q: Query) => get<T.Paged<T.User>>('/api/users', q),
     user: (userId: string) => get<T.User>(`/api/users/${id(userId)}`),
-    createUser: (b: { email: string; name: string; plan?: string; locale?: string }) => request<T.User>('POST', '/api/users', b),
-    updateUser: (userId: string, b: { plan?: string; name?: string; email?: string; locale?: string }) => request<T.User>('PATCH', `/api/users/${id(userId)}`, b),
+    createUser: (b: RequestBody<'/api/users', 'post'>) => request<T.UserWithNewKey>('POST', '/api/users', b),
+    updateUser: (userId: string, b: RequestBody<'/api/users/{id}', 'patch'>) => request<T.User>('PATCH', `/api/users/${id(userId)}`, b),
     suspend: (userId: string) => request<T.User>('POST', `/api/users/${id(userId)}/suspend`),
     activate: (userId: string) => request<T.User>('POST', `/api/users/${id(userId)}/activate`),
     deleteUser: (userId: string) => request<T.User>('DELETE', `/api/users/${id(userId)}`),
-    addCredits: (userId: string, b: { amount: number; reason: string }, idempotencyKey: string) =>
-      request<{ entry: unknown; user: T.User }>('POST', `/api/users/${id(userId)}/credits`, b, { 'idempotency-key': idempotencyKey }),
-    rotateKey: (userId: string) => request<T.Key & { plaintext: string }>('POST', `/api/users/${id(userId)}/key/rotate`),
+    addCredits: (userId: string, b: RequestBody<'/api/users/{id}/credits', 'post'>, idempotencyKey: string) =>
+      request<ResponseBody<'/api/users/{id}/credits', 'post', 201>>('POST', `/api/users/${id(userId)}/credits`, b, { 'idempotency-key': idempotencyKey }),
+    rotateKey: (userId: string) => request<T.NewKey>('POST', `/api/users/${id(userId)}/key/rotate`),
     ledger: (userId: string, q: Query) => get<T.Paged<T.LedgerEntry>>(`/api/users/${id(userId)}/ledger`, q),
-    usage: (userId: string, q: Query) => get<{ groupBy: string; items: T.UsageItem[] }>(`/api/users/${id(userId)}/usage`, q),
+    usage: (userId: string, q: Query) => get<ResponseBody<'/api/users/{id}/usage', 'get'>>(`/api/users/${id(userId)}/usage`, q),
     // lists
     alerts: (q: Query) => get<T.Paged<T.Alert>>('/api/alerts', q),
     mail: (q: Query) => get<T.Paged<T.Mail>>('/api/mail', q),
     audit: (q: Query) => get<T.Paged<T.AuditEntry>>('/api/audit', q),
     deadLetters: (q: Query) => get<T.Paged<T.DeadLetter>>('/api/dead-letters', q),
-    replayDeadLetter: (letterId: number) => request<{ deadLetter: T.DeadLetter; result: Record<string, number> }>('POST', `/api/dead-letters/${letterId}/replay`),
+    replayDeadLetter: (letterId: number) => request<ResponseBody<'/api/dead-letters/{id}/replay', 'post'>>('POST', `/api/dead-letters/${letterId}/replay`),
     usageCsv: (q: Query) => get<string>('/api/reports/usage.csv', q),
     usageCsvUrl: (q: Query) => `${base}/api/reports/usage.csv${queryString(q)}`,
     // settings
     factor: () => get<T.FactorInfo>('/api/settings/conversion-factor'),
     previewFactor: (factor: string) => request<T.FactorPreview>('POST', '/api/settings/conversion-factor/preview', { factor }),
-    setFactor: (factor: string, reason: string) => request<{ factor: string; previous: string; keysQueued: number }>('PUT', '/api/settings/conversion-factor', { factor, reason }),
+    setFactor: (factor: string, reason: string) => request<ResponseBody<'/api/settings/conversion-factor', 'put'>>('PUT', '/api/settings/conversion-factor', { factor, reason }),
     plans: () => get<{ items: T.Plan[] }>('/api/plans'),
-    createPlan: (b: { slug: string; name: string; monthlyCredits: number }) => request<T.Plan>('POST', '/api/plans', b),
-    updatePlan: (planId: string, b: { name?: string; monthlyCredits?: number; active?: boolean }) => request<T.Plan>('PATCH', `/api/plans/${id(planId)}`, b),
+    createPlan: (b: RequestBody<'/api/plans', 'post'>) => request<T.Plan>('POST', '/api/plans', b),
+    updatePlan: (planId: string, b: RequestBody<'/api/plans/{id}', 'patch'>) => request<T.Plan>('PATCH', `/api/plans/${id(planId)}`, b),
     thresholds: () => get<{ thresholds: number[] }>('/api/settings/alert-thresholds'),
     setThresholds: (thresholds: number[]) => request<{ thresholds: number[] }>('PUT', '/api/settings/alert-thresholds', { thresholds }),
     // payments
     packs: () => get<{ items: T.CreditPack[] }>('/api/packs'),
-    createPack: (b: { name: string; tokens: number; priceMinor: number; currency: string }) => request<T.CreditPack>('POST', '/api/packs', b),
-    updatePack: (packId: string, b: { name?: string; tokens?: number; priceMinor?: number; currency?: string; active?: boolean }) =>
+    createPack: (b: RequestBody<'/api/packs', 'post'>) => request<T.CreditPack>('POST', '/api/packs', b),
+    updatePack: (packId: string, b: RequestBody<'/api/packs/{id}', 'patch'>) =>
       request<T.CreditPack>('PATCH', `/api/packs/${id(packId)}`, b),
     payments: (q: Query) => get<T.Paged<T.Payment>>('/api/payments', q),
     paymentsSummary: () => get<T.PaymentsSummary>('/api/payments/summary'),

@@ -1,9 +1,9 @@
-import type { FailureOutcome, Key, PersonState } from '../api/types';
-import { useI18n, type I18n, type MessageKey } from '../i18n';
+import type { Alert, FailureOutcome, Key, PersonState } from '../api/types';
+import { useI18n, type I18n } from '../i18n';
 
 export function StateBadge(props: { state: PersonState }) {
   const { t } = useI18n();
-  return <span class={`badge badge-${props.state}`}>{t(`state.${props.state}` as MessageKey)}</span>;
+  return <span class={`badge badge-${props.state}`}>{t(`state.${props.state}`)}</span>;
 }
 
 export function Badge(props: { tone?: 'ok' | 'warn' | 'bad' | 'muted'; children: string }) {
@@ -17,7 +17,7 @@ export function OutcomeBadge(props: { outcome?: FailureOutcome | null }) {
     <>
       {props.outcome ? (
         <span class="badge badge-tone-warn outcome" title={t('outcome.hint')} data-testid="outcome">
-          {t(`outcome.${props.outcome}` as MessageKey)}
+          {t(`outcome.${props.outcome}`)}
         </span>
       ) : null}
     </>
@@ -32,17 +32,18 @@ export function ThresholdBadge(props: { threshold: number; children?: string }) 
 export function KeyStatusBadge(props: { status: Key['status'] }) {
   const { t } = useI18n();
   const tone = () => (props.status === 'active' ? 'ok' : props.status === 'pending' ? 'warn' : 'bad');
-  return <Badge tone={tone()}>{t(`key.${props.status}` as MessageKey)}</Badge>;
+  return <Badge tone={tone()}>{t(`key.${props.status}`)}</Badge>;
 }
 
-const MAIL_STATUSES = ['logged', 'queued', 'sent', 'failed', 'none'];
+/** A mail's status, or an alert email's (`none`: no email was written). */
+type MailStatus = Alert['emailStatus'];
 
-/** A mail (or alert email) status, translated when it is a known one. */
-export function mailStatusText(t: I18n['t'], status: string): string {
-  return MAIL_STATUSES.includes(status) ? t(`mailStatus.${status}` as MessageKey) : status;
+/** The status in the reader's language. */
+export function mailStatusText(t: I18n['t'], status: MailStatus): string {
+  return t(`mailStatus.${status}`);
 }
 
-export function MailStatusBadge(props: { status: string }) {
+export function MailStatusBadge(props: { status: MailStatus }) {
   const { t } = useI18n();
   return <Badge tone={props.status === 'sent' ? 'ok' : props.status === 'failed' ? 'bad' : 'muted'}>{mailStatusText(t, props.status)}</Badge>;
 }

@@ -1,6 +1,6 @@
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { useApi } from '../api/client';
-import type { User } from '../api/types';
+import type { User, UserWithNewKey } from '../api/types';
 import { useI18n } from '../i18n';
 import { SecretBox } from './CopyButton';
 import { createAction, FormError } from './form';
@@ -18,7 +18,7 @@ export function CreatePersonModal(props: { onClose: () => void; onCreated: (u: U
   const [plan, setPlan] = createSignal('');
   const [locale, setLocale] = createSignal<'pt-BR' | 'en'>('pt-BR');
   const { busy, error, submit: submitting } = createAction();
-  const [created, setCreated] = createSignal<User>();
+  const [created, setCreated] = createSignal<UserWithNewKey>();
 
   const submit = submitting(async () => {
     const u = await api.createUser({ email: email().trim(), name: name().trim(), plan: plan() || undefined, locale: locale() });

@@ -1,7 +1,7 @@
 import { createResource, createSignal, For } from 'solid-js';
 import { useApi, type Api } from '../api/client';
 import type { LedgerEntry } from '../api/types';
-import { useI18n, type MessageKey } from '../i18n';
+import { useI18n } from '../i18n';
 import { downloadText, toCsv } from '../lib/csv';
 import { EntryReason } from './EntryReason';
 import { withToast } from './form';
@@ -9,7 +9,7 @@ import { OutcomeBadge } from './Badge';
 import { PagedTable } from './PagedTable';
 import { useToast } from './Toasts';
 
-const KINDS = ['grant', 'expiry', 'topup', 'adjustment', 'usage', 'refund', 'correction'];
+const KINDS: LedgerEntry['kind'][] = ['grant', 'expiry', 'topup', 'adjustment', 'usage', 'refund', 'correction'];
 
 /** Day-inclusive range → API bounds (`to` is exclusive: the day after). */
 export function rangeQuery(from: string, to: string): { from?: string; to?: string } {
@@ -58,7 +58,7 @@ export function Ledger(props: { userId: string; version: number }) {
       <div class="filters">
         <select aria-label={t('person.kind')} value={kind()} onChange={(e) => (setKind(e.currentTarget.value), setPage(1))}>
           <option value="">{t('person.kind')}: {t('common.all')}</option>
-          <For each={KINDS}>{(k) => <option value={k}>{t(`kind.${k}` as MessageKey)}</option>}</For>
+          <For each={KINDS}>{(k) => <option value={k}>{t(`kind.${k}`)}</option>}</For>
         </select>
         <label class="inline">
           {t('common.from')} <input type="date" value={from()} onChange={(e) => (setFrom(e.currentTarget.value), setPage(1))} />
@@ -87,7 +87,7 @@ export function Ledger(props: { userId: string; version: number }) {
           <tr>
             <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
             <td>
-              <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span> <OutcomeBadge outcome={e.outcome} />
+              <span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}`)}</span> <OutcomeBadge outcome={e.outcome} />
             </td>
             <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>
               {e.amount > 0 ? '+' : ''}

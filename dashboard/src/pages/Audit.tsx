@@ -35,7 +35,7 @@ export default function Audit() {
                     <div class="audit-head">
                       <code class="strong">{e.action}</code>
                       <Show when={e.targetId}>
-                        {(id) => (e.targetType === 'user' ? <A href={`/people/${id()}`}>{id()}</A> : <span class="muted">{`${e.targetType} ${id()}`}</span>)}
+                        {(id) => (e.targetType === 'user' ? <A href={`/people/${id()}`}>{id()}</A> : <span class="muted">{e.targetType ? `${e.targetType} ${id()}` : id()}</span>)}
                       </Show>
                       <span class="muted small">{e.actor}</span>
                       <span class="muted small right-push">{fmt().dateTime(e.createdAt)}</span>

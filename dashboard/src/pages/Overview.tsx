@@ -35,7 +35,7 @@ export default function Overview() {
                       <span class="kpi-label">
                         <StateBadge state={st} />
                       </span>
-                      <span class="kpi-value">{fmt().num(s().people[st] ?? 0)}</span>
+                      <span class="kpi-value">{fmt().num(s().people[st])}</span>
                     </A>
                   )}
                 </For>
@@ -53,7 +53,7 @@ export default function Overview() {
                 </div>
               </section>
 
-              <Show when={s().unpricedModels?.length}>
+              <Show when={s().unpricedModels.length}>
                 <section class="card" data-testid="unpriced">
                   <h2>{t('overview.unpricedTitle')}</h2>
                   <p class="warn-text">{t('overview.unpricedText')}</p>
@@ -131,9 +131,9 @@ export default function Overview() {
                                   {fmt().dateTime(run().finishedAt ?? run().startedAt)}{' '}
                                   <Badge tone={run().unexplained ? 'bad' : run().recovered || run().repushed ? 'warn' : 'ok'}>
                                     {t('overview.reconStats', {
-                                      checked: fmt().num(run().keysChecked ?? 0),
-                                      fixed: fmt().num((run().recovered ?? 0) + (run().repushed ?? 0)),
-                                      unexplained: fmt().num(run().unexplained ?? 0),
+                                      checked: fmt().num(run().keysChecked),
+                                      fixed: fmt().num(run().recovered + run().repushed),
+                                      unexplained: fmt().num(run().unexplained),
                                     })}
                                   </Badge>
                                 </>
@@ -149,7 +149,7 @@ export default function Overview() {
                     </dd>
                     <dt title={t('overview.lateHint')}>{t('overview.late')}</dt>
                     <dd>
-                      <Badge tone={s().lateEventsThisPeriod ? 'warn' : 'ok'}>{fmt().num(s().lateEventsThisPeriod ?? 0)}</Badge>
+                      <Badge tone={s().lateEventsThisPeriod ? 'warn' : 'ok'}>{fmt().num(s().lateEventsThisPeriod)}</Badge>
                     </dd>
                   </dl>
                 </section>

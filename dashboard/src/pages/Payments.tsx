@@ -1,14 +1,15 @@
 import { A } from '@solidjs/router';
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { useApi } from '../api/client';
+import type { PaymentStatus } from '../api/types';
 import { Badge } from '../components/Badge';
 import { Empty } from '../components/Load';
 import { PagedTable } from '../components/PagedTable';
-import { useI18n, type MessageKey } from '../i18n';
+import { useI18n } from '../i18n';
 import { formatMinor } from '../lib/money';
 
-const STATUSES = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired', 'failed', 'needs_review', 'disputed'];
-const tone = (s: string) => (s === 'paid' ? 'ok' : s === 'pending' || s === 'needs_review' ? 'warn' : s.includes('refunded') || s === 'disputed' ? 'bad' : 'muted');
+const STATUSES: PaymentStatus[] = ['pending', 'paid', 'partially_refunded', 'refunded', 'expired', 'failed', 'needs_review', 'disputed'];
+const tone = (s: PaymentStatus) => (s === 'paid' ? 'ok' : s === 'pending' || s === 'needs_review' ? 'warn' : s.includes('refunded') || s === 'disputed' ? 'bad' : 'muted');
 
 export default function Payments() {
   const api = useApi();
@@ -26,7 +27,7 @@ export default function Payments() {
       <div class="filters">
         <select aria-label={t('common.status')} value={status()} onChange={(e) => (setStatus(e.currentTarget.value), setPage(1))}>
           <option value="">{t('common.status')}: {t('common.all')}</option>
-          <For each={STATUSES}>{(s) => <option value={s}>{t(`payStatus.${s}` as MessageKey)}</option>}</For>
+          <For each={STATUSES}>{(s) => <option value={s}>{t(`payStatus.${s}`)}</option>}</For>
         </select>
       </div>
       <section class="card flush">
@@ -61,7 +62,7 @@ export default function Payments() {
                 </Show>
               </td>
               <td>
-                <Badge tone={tone(p.status)}>{t(`payStatus.${p.status}` as MessageKey)}</Badge>
+                <Badge tone={tone(p.status)}>{t(`payStatus.${p.status}`)}</Badge>
                 <Show when={p.shortfallTokens > 0}>
                   <div class="small form-error">{t('payments.shortfall', { n: fmt().num(p.shortfallTokens) })}</div>
                 </Show>

@@ -5,9 +5,8 @@ import { BarChart, HBars, lastDays } from '../components/BarChart';
 import { ItemList } from '../components/ItemList';
 import { Empty, Load } from '../components/Load';
 import { PagedTable } from '../components/PagedTable';
-import type { MessageKey } from '../i18n';
 import { usePortalApi } from './api';
-import { usePortalI18n, type PortalKey } from './i18n';
+import { usePortalI18n } from './i18n';
 
 const since30 = () => new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
 
@@ -45,7 +44,7 @@ export function Activity(props: { version: number }) {
           {(e) => (
             <tr>
               <td class="nowrap">{fmt().dateTime(e.createdAt)}</td>
-              <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}` as MessageKey)}</span> <OutcomeBadge outcome={e.outcome} /></td>
+              <td><span class={`kind kind-${e.kind}`}>{t(`kind.${e.kind}`)}</span> <OutcomeBadge outcome={e.outcome} /></td>
               <td class={`num ${e.amount < 0 ? 'neg' : 'pos'}`}>{e.amount > 0 ? '+' : ''}{fmt().exact(e.amount)}</td>
               <td class="hide-sm ellipsis muted"><EntryReason entry={e} /></td>
             </tr>
@@ -78,7 +77,7 @@ export function Activity(props: { version: number }) {
                 <ItemList items={ps().items}>
                   {(pay) => (
                     <>
-                      <Badge tone={pay.status === 'paid' ? 'ok' : 'muted'}>{p(`pay.${pay.status}` as PortalKey)}</Badge>
+                      <Badge tone={pay.status === 'paid' ? 'ok' : 'muted'}>{p(`pay.${pay.status}`)}</Badge>
                       <span>{pay.packName} · {money(pay.amountMinor, pay.currency)}</span>
                       <span class="muted small">{fmt().date(pay.createdAt)}</span>
                     </>

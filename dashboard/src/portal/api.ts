@@ -1,25 +1,10 @@
 import { createContext, useContext } from 'solid-js';
 import { ApiError, queryString, readCookie, toApiError } from '../api/client';
-import type { Balance, Key, LedgerEntry, Paged, UsageItem } from '../api/types';
+import type { components } from '../api/schema';
+import type { ResponseBody } from '../api/types';
 
-/** Shapes of the portal API (/api/portal, see GET /api/openapi.json). */
-export interface PortalMe {
-  person: { id: string; name: string; email: string; locale: 'pt-BR' | 'en'; status: string };
-  plan: { name: string; monthlyCredits: number };
-  balance: Balance;
-  thresholds: number[];
-  projectedExhaustion: string | null;
-  renewsOn: string;
-  key: Key | null;
-  paymentsEnabled: boolean;
-  contactEmail: string;
-  /** The same facts a refused chat shows in LibreChat (whole tokens). */
-  quota: { usedThisPeriod: number; availableThisPeriod: number; monthlyAllowance: number; topupRemaining: number; remaining: number; period: string; nextRefill: string; timeZone: string };
-  getMore: { url: string | null; text: { 'pt-BR': string | null; en: string | null }; paymentsEnabled: boolean; contactEmail: string };
-}
-export interface Pack { id: string; name: string; tokens: number; priceMinor: number; currency: string }
-export interface PortalAlert { id: number; threshold: number; percentUsed: number; period: string; createdAt: string; rearmedAt: string | null }
-export interface PortalPayment { id: string; packName: string; tokens: number; amountMinor: number; currency: string; status: string; createdAt: string }
+/** What GET /api/portal/me answers (generated: npm run api:types); the client's other answers are typed by their paths. */
+export type PortalMe = components['schemas']['PortalMe'];
 
 /** The portal's own client: its own CSRF cookie, never the admin session. */
 export function createPortalClient(opts: { fetch?: typeof fetch; onUnauthorized?: () => void } = {}) {
@@ -46,18 +31,18 @@ export function createPortalClient(opts: { fetch?: typeof fetch; onUnauthorized?
   }
   const get = <R>(path: string, q?: Record<string, string | number | undefined>) => request<R>('GET', path + queryString(q));
   return {
-    requestLink: (email: string) => request<{ ok: boolean }>('POST', '/login/email', { email }),
-    redeemLink: (token: string) => request<{ csrfToken: string }>('POST', '/login/token', { token }),
-    loginWithKey: (key: string) => request<{ csrfToken: string }>('POST', '/login/key', { key }),
-    logout: () => request<{ ok: boolean }>('POST', '/logout'),
+    requestLink: (email: string) => request<ResponseBody<'/api/portal/login/email', 'post', 202>>('POST', '/login/email', { email }),
+    redeemLink: (token: string) => request<ResponseBody<'/api/portal/login/token', 'post'>>('POST', '/login/token', { token }),
+    loginWithKey: (key: string) => request<ResponseBody<'/api/portal/login/key', 'post'>>('POST', '/login/key', { key }),
+    logout: () => request<ResponseBody<'/api/portal/logout', 'post'>>('POST', '/logout'),
     me: () => get<PortalMe>('/me'),
-    usage: (groupBy: 'day' | 'model', from?: string) => get<{ items: UsageItem[] }>('/usage', { groupBy, from }),
-    ledger: (page: number) => get<Paged<LedgerEntry>>('/ledger', { page, pageSize: 10 }),
-    alerts: () => get<Paged<PortalAlert>>('/alerts', { pageSize: 10 }),
-    rotateKey: () => request<Key & { plaintext: string }>('POST', '/key/rotate'),
-    packs: () => get<{ paymentsEnabled: boolean; items: Pack[] }>('/packs'),
-    checkout: (packId: string) => request<{ url: string; paymentId: string }>('POST', '/checkout', { packId }),
-    payments: () => get<Paged<PortalPayment>>('/payments', { pageSize: 10 }),
+    usage: (groupBy: 'day' | 'model', from?: string) => get<ResponseBody<'/api/portal/usage', 'get'>>('/usage', { groupBy, from }),
+    ledger: (page: number) => get<ResponseBody<'/api/portal/ledger', 'get'>>('/ledger', { page, pageSize: 10 }),
+    alerts: () => get<ResponseBody<'/api/portal/alerts', 'get'>>('/alerts', { pageSize: 10 }),
+    rotateKey: () => request<ResponseBody<'/api/portal/key/rotate', 'post'>>('POST', '/key/rotate'),
+    packs: () => get<ResponseBody<'/api/portal/packs', 'get'>>('/packs'),
+    checkout: (packId: string) => request<ResponseBody<'/api/portal/checkout', 'post'>>('POST', '/checkout', { packId }),
+    payments: () => get<ResponseBody<'/api/portal/payments', 'get'>>('/payments', { pageSize: 10 }),
     csvUrl: '/api/portal/ledger.csv',
   };
 }

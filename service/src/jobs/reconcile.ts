@@ -120,7 +120,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}) {
     .returning();
   for (const kind of ['recovered', 'budget_repushed', 'unexplained', 'error'] as const) deps.metrics.reconciliationDrift.set({ kind }, count(kind));
   if (items.length) deps.log.warn({ recovered, items: items.length }, 'reconciliation found differences');
-  return run!;
+  return { ...run!, items };
 }
 
 /** One key: LiteLLM's view (null: missing there, deleted ones included) against the ledger's. Returns calls recovered. */

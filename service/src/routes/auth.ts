@@ -13,17 +13,20 @@ import { authErrors, conflictError, IdParam, json, jsonBody, notFoundError } fro
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
 const tags = ['auth'];
 const Role = z.enum(['admin', 'viewer']);
-const AdminSchema = z.object({ id: z.string(), email: z.string(), name: z.string(), role: Role, disabled: z.boolean(), createdAt: z.string() });
-const TokenSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  role: Role,
-  createdBy: z.string(),
-  createdAt: z.string(),
-  lastUsedAt: z.string().nullable(),
-  revokedAt: z.string().nullable(),
-});
-
+const AdminSchema = z
+  .object({ id: z.string(), email: z.string(), name: z.string(), role: Role, disabled: z.boolean(), createdAt: z.string() })
+  .openapi('Admin');
+const TokenSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: Role,
+    createdBy: z.string(),
+    createdAt: z.string(),
+    lastUsedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('ApiToken');
 
 /** Login is public. */
 export const loginRoutes = createRouter().openapi(

@@ -8,7 +8,7 @@ import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp } from '../http/middleware.js';
 import { periodOf, periodStartInstant } from '../lib/period.js';
 import { PackSchema } from './portal.js';
-import { authErrors, IdParam, json, jsonBody, notFoundError, PageQuery } from './schemas.js';
+import { authErrors, IdParam, json, jsonBody, notFoundError, paged, PageQuery, PaymentSchema } from './schemas.js';
 
 const meta = (c: Context<AppEnv>) => ({ requestId: c.get('requestId'), ip: clientIp(c) });
 const Tokens = z.number().int().min(1).max(1e12);
@@ -74,7 +74,7 @@ export const paymentsRoutes = createRouter()
       tags: ['payments'],
       summary: 'Payments, newest first (refund shortfalls included)',
       request: { query: z.object({ userId: z.string().max(64).optional(), status: z.enum(PAYMENT_STATUSES).optional(), ...PageQuery }) },
-      responses: { 200: json(z.object({ items: z.array(z.record(z.string(), z.unknown())), total: z.number(), page: z.number(), pageSize: z.number() }), 'Payments'), ...authErrors },
+      responses: { 200: json(paged(PaymentSchema), 'Payments'), ...authErrors },
     }),
     async (c) => c.json(await listPayments(c.get('deps').db, c.req.valid('query')), 200),
   )

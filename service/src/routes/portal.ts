@@ -26,14 +26,29 @@ import {
   type PortalEnv,
 } from '../http/portal-auth.js';
 import { ApiError } from '../lib/errors.js';
-import { BalanceSchema, DateParam, ErrorSchema, GetMoreSchema, json, jsonBody, KeySchema, PageQuery, QuotaFactsSchema } from './schemas.js';
+import {
+  AlertSchema,
+  BalanceSchema,
+  DateParam,
+  ErrorSchema,
+  GetMoreSchema,
+  json,
+  jsonBody,
+  KeySchema,
+  LedgerEntrySchema,
+  orNull,
+  paged,
+  PageQuery,
+  PaymentSchema,
+  QuotaFactsSchema,
+  UsageItemSchema,
+} from './schemas.js';
 
 const tags = ['portal'];
 const err = (d: string) => json(ErrorSchema, d);
 const portalErrors = { 400: err('Invalid input'), 401: err('No portal session'), 403: err('Missing CSRF header') } as const;
 const meta = (c: Context) => ({ requestId: c.get('requestId') as string, ip: clientIp(c as Context<AppEnv>) });
 const Session = z.object({ csrfToken: z.string(), expiresAt: z.string() }).openapi('PortalSession');
-const Paged = (item: z.ZodType) => z.object({ items: z.array(item), total: z.number(), page: z.number(), pageSize: z.number() });
 
 const PackSchema = z
   .object({ id: z.string(), name: z.string(), tokens: z.number(), priceMinor: z.number(), currency: z.string(), active: z.boolean(), createdAt: z.string(), updatedAt: z.string() })
@@ -128,7 +143,7 @@ portalRoutes
               thresholds: z.array(z.number()),
               projectedExhaustion: z.string().nullable(),
               renewsOn: z.string(),
-              key: KeySchema.nullable(),
+              key: orNull(KeySchema),
               paymentsEnabled: z.boolean(),
               contactEmail: z.string(),
               quota: QuotaFactsSchema,
@@ -149,7 +164,7 @@ portalRoutes
       tags,
       security: [{ portalSession: [] }],
       request: { query: UsageQuery },
-      responses: { 200: json(z.object({ groupBy: z.string(), items: z.array(z.record(z.string(), z.union([z.string(), z.number()]))) }), 'My usage'), ...portalErrors },
+      responses: { 200: json(z.object({ groupBy: z.enum(['day', 'model']), items: z.array(UsageItemSchema) }), 'My usage'), ...portalErrors },
     }),
     async (c) => {
       const q = c.req.valid('query');
@@ -167,7 +182,7 @@ portalRoutes
       security: [{ portalSession: [] }],
       summary: 'My statement, newest first',
       request: { query: z.object({ kind: z.enum(LEDGER_KINDS).optional(), from: DateParam.optional(), to: DateParam.optional(), ...PageQuery }) },
-      responses: { 200: json(Paged(z.record(z.string(), z.unknown())), 'Statement'), ...portalErrors },
+      responses: { 200: json(paged(LedgerEntrySchema), 'Statement'), ...portalErrors },
     }),
     async (c) => c.json(await listLedger(c.get('deps').db, c.get('person').userId, c.req.valid('query')), 200),
   )
@@ -193,7 +208,7 @@ portalRoutes
       security: [{ portalSession: [] }],
       summary: 'My past threshold alerts',
       request: { query: z.object(PageQuery) },
-      responses: { 200: json(Paged(z.record(z.string(), z.unknown())), 'Alerts'), ...portalErrors },
+      responses: { 200: json(paged(AlertSchema), 'Alerts'), ...portalErrors },
     }),
     async (c) => c.json(await listAlerts(c.get('deps').db, { ...c.req.valid('query'), userId: c.get('person').userId }), 200),
   )
@@ -248,7 +263,7 @@ portalRoutes
       security: [{ portalSession: [] }],
       summary: 'My purchases',
       request: { query: z.object(PageQuery) },
-      responses: { 200: json(Paged(z.record(z.string(), z.unknown())), 'Payments'), ...portalErrors },
+      responses: { 200: json(paged(PaymentSchema), 'Payments'), ...portalErrors },
     }),
     async (c) => c.json(await listPayments(c.get('deps').db, { ...c.req.valid('query'), userId: c.get('person').userId }), 200),
   );

@@ -4,10 +4,51 @@ import { createRouter } from '../http/env.js';
 import { ApiError } from '../lib/errors.js';
 import { ttlCache } from '../lib/ttl-cache.js';
 import { periodOf, periodStartInstant } from '../lib/period.js';
-import { authErrors, DateParam, json, PageQuery } from './schemas.js';
+import { authErrors, DateParam, json, paged, PageQuery } from './schemas.js';
 
 const tags = ['reports'];
-const Paged = (item: z.ZodType) => z.object({ items: z.array(item), total: z.number(), page: z.number(), pageSize: z.number() });
+const Amount = z.object({ credits: z.number(), usd: z.number() });
+const StatsSchema = z
+  .object({
+    periodStart: z.string(),
+    people: z.object({ active: z.number(), warned: z.number(), blocked: z.number(), suspended: z.number(), deleted: z.number() }),
+    today: Amount,
+    period: Amount.extend({ calls: z.number() }),
+    unattributedEvents: z.number(),
+    lateEventsThisPeriod: z.number().openapi({ description: 'Events this period that arrived after their own period’s grace window (charged to this one)' }),
+    unpricedModels: z
+      .array(z.object({ model: z.string(), calls: z.number(), lastSeen: z.string() }).openapi('UnpricedModel'))
+      .openapi({ description: 'Models LiteLLM priced at 0 this period although they used tokens (free usage)' }),
+    topConsumers: z.array(Amount.extend({ userId: z.string(), email: z.string(), name: z.string() })),
+  })
+  .openapi('Stats');
+const AuditEntrySchema = z
+  .object({
+    id: z.number(),
+    actor: z.string(),
+    action: z.string(),
+    targetType: z.string().nullable(),
+    targetId: z.string().nullable(),
+    before: z.unknown(),
+    after: z.unknown(),
+    requestId: z.string().nullable(),
+    ip: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi('AuditEntry');
+const UnattributedEventSchema = z
+  .object({
+    id: z.number(),
+    keyHash: z.string().nullable(),
+    litellmCallId: z.string().nullable(),
+    model: z.string().nullable(),
+    status: z.enum(['success', 'failure']),
+    usd: z.number(),
+    totalTokens: z.number(),
+    startTime: z.string().nullable(),
+    receivedAt: z.string(),
+  })
+  .openapi('UnattributedEvent');
 
 /** One per app: the overview aggregates are cached a few seconds, shared by concurrent dashboards. */
 export function reportsRoutes() {
@@ -20,7 +61,7 @@ export function reportsRoutes() {
         path: '/stats',
         tags,
         summary: 'Organisation overview: people by state, consumption today and this period, top consumers',
-        responses: { 200: json(z.record(z.string(), z.unknown()), 'Stats'), ...authErrors },
+        responses: { 200: json(StatsSchema, 'Stats'), ...authErrors },
       }),
       async (c) => {
         const deps = c.get('deps');
@@ -56,7 +97,7 @@ export function reportsRoutes() {
         path: '/audit',
         tags,
         request: { query: z.object({ action: z.string().max(100).optional(), targetId: z.string().max(64).optional(), ...PageQuery }) },
-        responses: { 200: json(Paged(z.record(z.string(), z.unknown())), 'Audit log, newest first'), ...authErrors },
+        responses: { 200: json(paged(AuditEntrySchema), 'Audit log, newest first'), ...authErrors },
       }),
       async (c) => c.json(await listAudit(c.get('deps').db, c.req.valid('query')), 200),
     )
@@ -67,7 +108,7 @@ export function reportsRoutes() {
         tags,
         summary: 'Usage events whose key hash matches no person',
         request: { query: z.object(PageQuery) },
-        responses: { 200: json(Paged(z.record(z.string(), z.unknown())), 'Events'), ...authErrors },
+        responses: { 200: json(paged(UnattributedEventSchema), 'Events'), ...authErrors },
       }),
       async (c) => c.json(await listUnattributed(c.get('deps').db, c.req.valid('query')), 200),
     )

@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import { LEDGER_KINDS, mailLog, PAYMENT_STATUSES } from '../db/schema/index.js';
+import { FAILURE_OUTCOMES } from '../domain/usage/outcome.js';
 
 export const ErrorSchema = z
   .object({
@@ -22,6 +24,12 @@ export const authErrors = {
 export const notFoundError = { 404: err('Not found') } as const;
 export const conflictError = { 409: err('Conflict') } as const;
 export const unprocessableError = { 422: err('Refused by a business rule') } as const;
+
+/**
+ * `schema` or null. For a named schema (`.openapi('Name')`) use this, not `.nullable()`: zod-to-openapi
+ * writes `.nullable()` of a named schema into the component itself, so every use of it turns nullable.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
@@ -68,7 +76,7 @@ export const UserSchema = z
     locale: z.enum(['pt-BR', 'en']),
     plan: z.object({ id: z.string(), slug: z.string(), name: z.string(), monthlyCredits: z.number() }),
     balance: BalanceSchema,
-    key: KeySchema.nullable(),
+    key: orNull(KeySchema),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -85,6 +93,9 @@ export const PlanSchema = z
     updatedAt: z.string(),
   })
   .openapi('Plan');
+
+/** One page of a list (domain/paging.ts). */
+export const paged = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number(), page: z.number(), pageSize: z.number() });
 
 export const PageQuery = {
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
@@ -127,3 +138,75 @@ export const GetMoreSchema = z
     contactEmail: z.string(),
   })
   .openapi('GetMore');
+
+export const LedgerEntrySchema = z
+  .object({
+    id: z.number(),
+    kind: z.enum(LEDGER_KINDS),
+    amount: z.number(),
+    monthly: z.number(),
+    topup: z.number(),
+    usd: z.number().nullable(),
+    factor: z.number(),
+    period: z.string(),
+    reason: z.string().nullable(),
+    reasonCode: z.string().nullable().openapi({ description: 'What the entry is, for a statement in the reader’s language (e.g. `stripe.dispute`); null: `reason` says it' }),
+    actor: z.string(),
+    keyId: z.string().nullable(),
+    outcome: z
+      .enum(FAILURE_OUTCOMES)
+      .nullable()
+      .openapi({ description: 'For a usage entry booked from a failed call (LiteLLM billed it): what the call was. Null otherwise.' }),
+    createdAt: z.string(),
+  })
+  .openapi('LedgerEntry');
+
+export const UsageItemSchema = z
+  .object({
+    day: z.string().optional().openapi({ description: 'With groupBy=day: the day (YYYY-MM-DD, in the service time zone)' }),
+    model: z.string().optional().openapi({ description: 'With groupBy=model: the model group (or model)' }),
+    calls: z.number(),
+    tokens: z.number(),
+    credits: z.number(),
+    usd: z.number(),
+  })
+  .openapi('UsageItem');
+
+export const AlertSchema = z
+  .object({
+    id: z.number(),
+    userId: z.string(),
+    email: z.string(),
+    name: z.string(),
+    threshold: z.number(),
+    period: z.string(),
+    percentUsed: z.number(),
+    remainingCredits: z.number(),
+    rearmedAt: z.string().nullable(),
+    createdAt: z.string(),
+    emailStatus: z.enum([...mailLog.status.enumValues, 'none']).openapi({ description: 'Of the alert email; none: no email was written' }),
+  })
+  .openapi('Alert');
+
+export const PaymentSchema = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    email: z.string(),
+    name: z.string(),
+    packId: z.string().nullable(),
+    packName: z.string(),
+    tokens: z.number(),
+    amountMinor: z.number(),
+    currency: z.string(),
+    status: z.enum(PAYMENT_STATUSES),
+    refundedMinor: z.number(),
+    refundedTokens: z.number(),
+    shortfallTokens: z.number(),
+    note: z.string().nullable(),
+    checkoutSessionId: z.string().nullable(),
+    createdAt: z.string(),
+    paidAt: z.string().nullable(),
+    refundedAt: z.string().nullable(),
+  })
+  .openapi('Payment');

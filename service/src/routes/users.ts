@@ -10,7 +10,6 @@ import { changeStatus } from '../domain/users/status.js';
 import { updateUser } from '../domain/users/update.js';
 import { currentKey, getUserView } from '../domain/users/view.js';
 import { LEDGER_KINDS } from '../db/schema/index.js';
-import { FAILURE_OUTCOMES } from '../domain/usage/outcome.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { clientIp } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
@@ -24,10 +23,14 @@ import {
   json,
   jsonBody,
   KeySchema,
+  LedgerEntrySchema,
   notFoundError,
+  orNull,
+  paged,
   PageQuery,
   PersonStateSchema,
   unprocessableError,
+  UsageItemSchema,
   UserSchema,
 } from './schemas.js';
 
@@ -38,7 +41,7 @@ const Email = z.string().trim().toLowerCase().email().max(254);
 const Name = z.string().trim().min(1).max(200);
 const Locale = z.enum(['pt-BR', 'en']);
 const UserWithKey = UserSchema.extend({
-  key: KeySchema.extend({ plaintext: z.string().optional() }).nullable(),
+  key: orNull(KeySchema.extend({ plaintext: z.string().optional() })),
 }).openapi('UserWithNewKey');
 
 const createUserRoute = createRoute({
@@ -66,7 +69,7 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: json(z.object({ items: z.array(UserSchema), total: z.number(), page: z.number(), pageSize: z.number() }), 'People'),
+    200: json(paged(UserSchema), 'People'),
     ...authErrors,
   },
 });
@@ -149,34 +152,7 @@ const ledgerRoute = createRoute({
     query: z.object({ kind: z.enum(LEDGER_KINDS).optional(), from: DateParam.optional(), to: DateParam.optional(), ...PageQuery }),
   },
   responses: {
-    200: json(
-      z.object({
-        items: z.array(
-          z.object({
-            id: z.number(),
-            kind: z.string(),
-            amount: z.number(),
-            monthly: z.number(),
-            topup: z.number(),
-            usd: z.number().nullable(),
-            factor: z.number(),
-            period: z.string(),
-            reason: z.string().nullable(),
-            actor: z.string(),
-            keyId: z.string().nullable(),
-            outcome: z
-              .enum(FAILURE_OUTCOMES)
-              .nullable()
-              .openapi({ description: 'For a usage entry booked from a failed call (LiteLLM billed it): what the call was. Null otherwise.' }),
-            createdAt: z.string(),
-          }),
-        ),
-        total: z.number(),
-        page: z.number(),
-        pageSize: z.number(),
-      }),
-      'Ledger entries, newest first',
-    ),
+    200: json(paged(LedgerEntrySchema), 'Ledger entries, newest first'),
     ...authErrors,
     ...notFoundError,
   },
@@ -197,7 +173,7 @@ const usageRoute = createRoute({
     }),
   },
   responses: {
-    200: json(z.object({ groupBy: z.string(), items: z.array(z.record(z.string(), z.union([z.string(), z.number()]))) }), 'Usage'),
+    200: json(z.object({ groupBy: z.enum(['day', 'model']), items: z.array(UsageItemSchema) }), 'Usage'),
     ...authErrors,
     ...notFoundError,
   },

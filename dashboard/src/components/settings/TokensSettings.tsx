@@ -1,7 +1,7 @@
 import { createResource, createSignal, Show } from 'solid-js';
 import { useApi } from '../../api/client';
 import type { Role } from '../../api/types';
-import { useI18n, type MessageKey } from '../../i18n';
+import { useI18n } from '../../i18n';
 import { useSession } from '../../session';
 import { Badge } from '../Badge';
 import { DataTable } from '../DataTable';
@@ -58,7 +58,7 @@ export function TokensSettings() {
                 {(tok) => (
                   <tr>
                     <td>{tok.name}</td>
-                    <td>{t(`role.${tok.role}` as MessageKey)}</td>
+                    <td>{t(`role.${tok.role}`)}</td>
                     <td class="hide-sm muted">{tok.lastUsedAt ? fmt().dateTime(tok.lastUsedAt) : '—'}</td>
                     <td>
                       <Badge tone={tok.revokedAt ? 'muted' : 'ok'}>{tok.revokedAt ? t('settings.revoked') : t('key.active')}</Badge>

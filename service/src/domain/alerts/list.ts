@@ -33,7 +33,7 @@ export async function listAlerts(q: Queryable, input: { userId?: string; page: n
       remainingCredits: r.alert.remainingMilli / 1000,
       rearmedAt: r.alert.rearmedAt?.toISOString() ?? null,
       createdAt: r.alert.createdAt.toISOString(),
-      emailStatus: r.mailStatus ?? 'none',
+      emailStatus: r.mailStatus ?? ('none' as const),
     }),
   );
 }

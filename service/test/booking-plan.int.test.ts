@@ -66,7 +66,7 @@ describeWith('the booking statement at scale', [needs.postgres()], () => {
           };
         }
         if (prop === 'begin') {
-          return (fn: (inner: postgres.Sql) => unknown) => target.begin((inner) => fn(capture(inner)));
+          return (fn: (inner: postgres.Sql) => unknown) => target.begin((inner) => fn(capture(inner as unknown as postgres.Sql)));
         }
         return Reflect.get(target, prop, receiver);
       },

@@ -131,7 +131,7 @@ export async function drainOutbox(deps: Deps, limit = 256): Promise<number> {
  * about BULK_TARGET_MS (a fifth of the default LITELLM_TIMEOUT_MS). LiteLLM writes a bulk's items
  * one after another (bulk_update_keys), so its answer time grows with the bulk and with how busy
  * the proxy is: against the real pinned proxy on its test database layer one bulk of 100 took
- * 2.6 s alone and 5.2 s beside three others (README, "Budget pushes in bulk"), while a fast proxy
+ * 2.8 s alone and 5.4 s beside three others (`npm run bench -- bulk-real`), while a fast proxy
  * takes hundreds in well under a second. With 4 drains (jobs/index.ts) that is up to 16 bulks at once.
  */
 const BULK_IN_FLIGHT = 4;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { prepareUsage } from '../src/domain/usage/ingest.js';
-import { jsonArrayItems, parseUsageItem, splitBody } from '../src/domain/usage/parse.js';
+import { jsonArrayItems, PAYLOAD_READ, parseUsageItem, splitBody } from '../src/domain/usage/parse.js';
 
 const HASH = 'a'.repeat(64);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -107,17 +108,81 @@ describe('jsonArrayItems', () => {
     const it = jsonArrayItems(enc(s));
     return it ? [...it] : null;
   };
-  it('yields exactly what JSON.parse gives for an array, element by element', () => {
-    for (const text of ['[]', ' [ ] ', '[1]', '[{"a":"x,]}"},[1,[2]],"q\\"]",null,true,-1.5e3]', '\ufeff[{"a":1}]\n', '[{"s":"caf\u00e9 \u2014 \\u00e9"}, {"b":{}}]']) {
-      expect(items(text), text).toEqual(JSON.parse(text.replace(/^\ufeff/, '')));
+  /** What the service reads of a parsed value (PAYLOAD_READ applied to JSON.parse's result). */
+  const readPart = (v: unknown, read: typeof PAYLOAD_READ = PAYLOAD_READ): unknown => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const r = read.get(k);
+      if (r) out[k] = r === true ? x : readPart(x, r);
+    }
+    return out;
+  };
+
+  it('yields what JSON.parse gives, element by element, without the members it never reads', () => {
+    for (const text of [
+      '[]',
+      ' [ ] ',
+      '[1]',
+      '[{"model":"x,]}"},[1,[2]],"q\\"]",null,true,-1.5e3]',
+      '\ufeff[{"status":1}]\n',
+      '[{"model":"caf\u00e9 \u2014 \\u00e9"}, {"b":{}}]',
+      '[{"messages":[{"role":"user","content":"a \\"quoted\\" }] text"}],"model":"m","response":{"x":[1,{"y":"]"}]}}]',
+      '[{"metadata":{"user_api_key_hash":"h","requester_metadata":{"note":"n"},"user_api_key_alias":"a"},"metadata2":1}]',
+      '[{"metadata":"not an object","end_user":{"deep":[1,2]}}, {"metadata":[1,{"a":2}]}]',
+      '[ { "model" : "m" , "hidden_params" : { } , "status" : "success" } ]',
+    ]) {
+      const parsed = JSON.parse(text.replace(/^\ufeff/, '')) as unknown[];
+      expect(items(text), text).toEqual(parsed.map((v) => readPart(v)));
     }
   });
-  it('makes NUL and lone surrogates storable as splitBody does', () => {
-    expect(items('[{"a":"x\\u0000y","b":"\\ud800"}]')).toEqual([{ a: 'x\ufffdy', b: '\ufffd' }]);
+  it('reads a member whose name has an escape as JSON.parse names it', () => {
+    expect(items('[{"st\\u0061tus":"failure","m\\u0065ssages":[1]}]')).toEqual([{ status: 'failure', messages: [1] }]);
   });
-  it('is null for what is not one well-formed array, and throws SyntaxError for a bad element', () => {
-    for (const text of ['{"a":1}', '[1,]', '[,1]', '[1] x', '[1', '1', '', '[1]]', '{"a":1}\n{"a":2}']) expect(items(text), text).toBeNull();
-    expect(() => items('[{"a":1},{bad}]')).toThrow(SyntaxError);
+  it('makes NUL and lone surrogates storable as splitBody does', () => {
+    expect(items('[{"model":"x\\u0000y","end_user":"\\ud800"}]')).toEqual([{ model: 'x\ufffdy', end_user: '\ufffd' }]);
+  });
+  it('is null for what is not one well-formed array, also inside members it does not read', () => {
+    for (const text of [
+      '{"a":1}', '[1,]', '[,1]', '[1] x', '[1', '1', '', '[1]]', '{"a":1}\n{"a":2}', '[{"a":1},{bad}]',
+      '[{"messages":[1}]', '[{"messages":{"a":[}}]', '[{"messages":"open]', '[{"messages":}]', '[{"messages" 1}]', '[{"model":"m",}]',
+    ]) expect(items(text), text).toBeNull();
+  });
+  it('throws SyntaxError for a member it reads that is not JSON; what it never reads is not parsed', () => {
+    expect(() => items('[{"model":"m"},{"status":tru}]')).toThrow(SyntaxError);
+    expect(items('[{"messages":[tru, 01],"model":"m"}]')).toEqual([{ model: 'm' }]);
+  });
+  it('books real LiteLLM payloads exactly as from the whole parse, and a dead letter still names what it stripped', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/litellm-failures.json', import.meta.url), 'utf8')) as { cases: Record<string, unknown[]> };
+    const payloads = Object.values(fixture.cases).flat();
+    expect(payloads.length).toBeGreaterThan(5);
+    const body = JSON.stringify(payloads);
+    expect(prepareUsage(jsonArrayItems(enc(body))!)).toEqual(prepareUsage(JSON.parse(body) as unknown[]));
+    const odd = { ...(payloads[0] as object), status: 'weird' };
+    const [viaSkim] = prepareUsage(jsonArrayItems(enc(JSON.stringify([odd])))!).dead;
+    expect(viaSkim).toEqual(prepareUsage([structuredClone(odd)]).dead[0]);
+    expect(JSON.parse(viaSkim!.payload).stripped).toEqual(expect.arrayContaining(['hidden_params', 'model_parameters', 'cost_breakdown']));
+  });
+  it('parsing and dead-lettering read nothing that PAYLOAD_READ leaves out', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/litellm-failures.json', import.meta.url), 'utf8')) as { cases: Record<string, Record<string, unknown>[]> };
+    const unread: string[] = [];
+    /** The payload behind a proxy that records every member read outside `read` (Object.keys is not a read). */
+    const watched = (v: Record<string, unknown>, read: typeof PAYLOAD_READ, path: string): Record<string, unknown> =>
+      new Proxy(v, {
+        get(target, key) {
+          if (typeof key !== 'string') return Reflect.get(target, key);
+          const r = read.get(key);
+          if (!r) unread.push(`${path}${key}`);
+          const x = target[key];
+          return r && r !== true && x && typeof x === 'object' && !Array.isArray(x) ? watched(x as Record<string, unknown>, r, `${path}${key}.`) : x;
+        },
+      });
+    for (const p of Object.values(fixture.cases).flat()) {
+      for (const status of [p.status, 'weird']) {
+        prepareUsage([watched({ ...p, status }, PAYLOAD_READ, '')]);
+      }
+    }
+    expect(unread).toEqual([]);
   });
 });
 

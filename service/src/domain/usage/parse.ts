@@ -222,7 +222,7 @@ export function deadLetterPayload(raw: unknown): Record<string, unknown> {
     for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = scalar(meta[k]);
     out.metadata = metadata;
   } else if (p.metadata !== undefined) out.metadata = scalar(p.metadata);
-  const dropped = Object.keys(p).filter((k) => !KEEP_FIELDS.includes(k) && k !== 'metadata' && k !== 'end_user' && k !== 'error_information');
+  const dropped = memberNames(p).filter((k) => !KEEP_FIELDS.includes(k) && k !== 'metadata' && k !== 'end_user' && k !== 'error_information');
   if (dropped.length) out.stripped = dropped.slice(0, 50).map((k) => storableString(k.slice(0, 100)));
   return out;
 }
@@ -335,69 +335,282 @@ export function splitBody(text: string): { items: unknown[]; badLines: string[] 
 }
 
 /**
- * The elements of a JSON array body, each parsed on its own from the bytes when it is consumed, so
- * a 10 MB batch never exists as one string plus one tree of every payload (most of it message
- * content that is dropped at once): memory per batch is the body bytes plus what is kept of each
- * event. Null when the body is not a well-formed array (the caller then uses splitBody); an element
- * that is not valid JSON throws SyntaxError while iterating (the caller falls back the same way).
+ * What is read of a payload (parseUsageItem, deadLetterPayload): every other top-level member is
+ * content or debug data that is never looked at (messages, response, hidden_params, ... are most of
+ * the bytes). `true` keeps a value whole; a nested Read keeps only those members of an object
+ * value. parse.test.ts proves that parsing and dead-lettering read nothing outside it.
+ */
+type Read = ReadonlyMap<string, true | Read>;
+const METADATA_READ: Read = new Map([...KEEP_METADATA, 'user_api_key_hash', 'user_api_key'].map((k) => [k, true as const]));
+export const PAYLOAD_READ: Read = new Map<string, true | Read>([
+  ...KEEP_FIELDS.map((k) => [k, true] as const),
+  ['end_user', true],
+  ['error_information', true],
+  ['metadata', METADATA_READ],
+]);
+
+/**
+ * The elements of a JSON array body, each parsed on its own when it is consumed, so a 10 MB batch
+ * never exists as one string plus one tree of every payload: memory per batch is the body bytes,
+ * what is read of each event, and what is kept of it. Only the members PAYLOAD_READ names are
+ * decoded and parsed (skimArray); the names of the others are still told to a dead letter (see
+ * unreadMembers). Null when the body is not one well-formed array (the caller then uses
+ * splitBody); an element whose read part is not valid JSON throws SyntaxError while iterating (the
+ * caller falls back the same way).
  */
 export function jsonArrayItems(body: Uint8Array): Iterable<unknown> | null {
-  const slices = arraySlices(body);
-  if (!slices) return null;
+  const skim = skimArray(body);
+  if (!skim) return null;
+  const { bytes, slices } = skim;
   const decoder = new TextDecoder();
   return {
     *[Symbol.iterator]() {
-      for (let i = 0; i < slices.length; i += 2) {
-        const text = decoder.decode(body.subarray(slices[i]!, slices[i + 1]!));
+      for (let i = 0; i < slices.length; i += 4) {
+        const text = decoder.decode(bytes.subarray(slices[i]!, slices[i + 1]!));
         const value: unknown = JSON.parse(text);
+        if (slices[i + 1]! - slices[i]! < slices[i + 3]! - slices[i + 2]! && value && typeof value === 'object') {
+          const from = slices[i + 2]!;
+          const to = slices[i + 3]!;
+          UNREAD.set(value, () => Object.keys(JSON.parse(decoder.decode(body.subarray(from, to))) as object));
+        }
         yield mayHoldUnstorable(text) ? storableJson(value) : value;
       }
     },
   };
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+/** The member names of an element as sent, for what skimArray left out (read again only for a dead letter). */
+const UNREAD = new WeakMap<object, () => string[]>();
 
-/** [start, end, start, end, ...] of each top-level element of a JSON array; null if not one. */
-function arraySlices(b: Uint8Array): number[] | null {
-  let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // BOM
-  while (WS.has(b[i]!)) i++;
-  if (b[i] !== 0x5b) return null; // [
-  i++;
-  const out: number[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (; i < b.length; i++) {
-    const c = b[i]!;
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) {
-      if (depth === 0) {
-        if (c !== 0x5d) return null;
-        if (start >= 0) out.push(start, i);
-        else if (out.length > 0) return null; // "[1,]"
-        start = -2; // closed
-        i++;
-        break;
-      }
-      depth--;
-    } else if (c === 0x2c && depth === 0) {
-      if (start < 0) return null; // "[,"
-      out.push(start, i);
-      start = -1;
-      continue;
-    }
-    if (start === -1 && !WS.has(c)) start = i;
+/** The top-level member names of a payload as it was sent, also those jsonArrayItems did not parse. */
+function memberNames(p: Record<string, unknown>): string[] {
+  const sent = UNREAD.get(p);
+  if (!sent) return Object.keys(p);
+  try {
+    return sent();
+  } catch {
+    return Object.keys(p); // a member that is not valid JSON inside: the names that were parsed
   }
-  if (start !== -2) return null;
-  while (i < b.length && WS.has(b[i]!)) i++;
-  return i === b.length ? out : null;
+}
+
+/** A Read compiled for comparing member names as bytes: candidates by name length. */
+interface ReadBytes {
+  byLength: ({ name: Uint8Array; then: true | ReadBytes }[] | undefined)[];
+}
+const compiled = new WeakMap<Read, ReadBytes>();
+function compile(read: Read): ReadBytes {
+  let c = compiled.get(read);
+  if (c) return c;
+  c = { byLength: [] };
+  for (const [name, then] of read) {
+    const bytes = new TextEncoder().encode(name);
+    (c.byLength[bytes.length] ??= []).push({ name: bytes, then: then === true ? true : compile(then) });
+  }
+  compiled.set(read, c);
+  return c;
+}
+
+/**
+ * One pass over the bytes of a JSON array: each element is copied into `bytes`, an object element
+ * with only the members `read` names (kept whole, or filtered by a nested Read); the others are
+ * left out. A member name with an escape is kept (its bytes are not its name). Left-out values are
+ * checked for structure (strings closed, brackets matched) but not decoded or parsed: they are
+ * most of the bytes and were most of the work. `slices` holds, per element, [start, end) in
+ * `bytes` and [start, end) in `b`. Null if the body is not one well-formed array.
+ */
+export function skimArray(b: Uint8Array, read: Read = PAYLOAD_READ): { bytes: Uint8Array; slices: number[] } | null {
+  return new Skimmer(b).array(compile(read));
+}
+
+const STRING = 1;
+const OPEN = 2;
+const CLOSE = 3;
+/** What a byte outside a string can start or end: STRING ("), OPEN ({ [), CLOSE (} ]), else 0. */
+const BYTE_KIND = new Uint8Array(256);
+BYTE_KIND[0x22] = STRING;
+BYTE_KIND[0x7b] = BYTE_KIND[0x5b] = OPEN;
+BYTE_KIND[0x7d] = BYTE_KIND[0x5d] = CLOSE;
+const isWs = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+class Skimmer {
+  i = 0;
+  /** The closing bracket expected at each depth of a left-out value (deeper nesting reads as malformed: the caller falls back to splitBody). */
+  readonly closers = new Uint8Array(4096);
+  o = 0;
+  /** Whether the last string scanned by stringEnd had a backslash. */
+  escaped = false;
+  readonly out: Uint8Array;
+  constructor(readonly b: Uint8Array) {
+    this.out = new Uint8Array(b.length);
+  }
+
+  array(read: ReadBytes): { bytes: Uint8Array; slices: number[] } | null {
+    const b = this.b;
+    const slices: number[] = [];
+    if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.i = 3; // BOM
+    this.ws();
+    if (b[this.i] !== 0x5b) return null; // [
+    this.i++;
+    this.ws();
+    if (b[this.i] === 0x5d) this.i++;
+    else {
+      for (;;) {
+        this.ws();
+        const start = this.o;
+        const from = this.i;
+        if (!this.value(read)) return null;
+        slices.push(start, this.o, from, this.i);
+        this.ws();
+        const c = b[this.i++];
+        if (c === 0x5d) break;
+        if (c !== 0x2c) return null;
+      }
+    }
+    this.ws();
+    return this.i === b.length ? { bytes: this.out, slices } : null;
+  }
+
+  /** Copy the value at i: an object filtered by `keep`, anything else whole; false if malformed. */
+  private value(keep: ReadBytes | true): boolean {
+    const b = this.b;
+    if (keep === true || b[this.i] !== 0x7b) {
+      const end = this.valueEnd(this.i);
+      if (end < 0) return false;
+      this.copy(this.i, end);
+      this.i = end;
+      return true;
+    }
+    this.out[this.o++] = 0x7b;
+    this.i++;
+    this.ws();
+    if (b[this.i] === 0x7d) {
+      this.out[this.o++] = 0x7d;
+      this.i++;
+      return true;
+    }
+    for (let first = true; ; ) {
+      const keyStart = this.i;
+      if (b[keyStart] !== 0x22) return false;
+      const keyEnd = this.stringEnd(keyStart);
+      if (keyEnd < 0) return false;
+      const member = this.escaped ? true : this.member(keep, keyStart + 1, keyEnd - 1);
+      this.i = keyEnd;
+      this.ws();
+      if (b[this.i] !== 0x3a) return false; // :
+      this.i++;
+      this.ws();
+      if (member !== null) {
+        if (!first) this.out[this.o++] = 0x2c;
+        first = false;
+        this.copy(keyStart, keyEnd);
+        this.out[this.o++] = 0x3a;
+        if (!this.value(member)) return false;
+      } else {
+        const end = this.valueEnd(this.i);
+        if (end < 0) return false;
+        this.i = end;
+      }
+      this.ws();
+      const c = b[this.i++];
+      if (c === 0x7d) {
+        this.out[this.o++] = 0x7d;
+        return true;
+      }
+      if (c !== 0x2c) return false;
+      this.ws();
+    }
+  }
+
+  /** What `keep` says of the member named b[from..to), null when it is not read. */
+  private member(keep: ReadBytes, from: number, to: number): true | ReadBytes | null {
+    const candidates = keep.byLength[to - from];
+    if (!candidates) return null;
+    const b = this.b;
+    next: for (const c of candidates) {
+      for (let j = 0; j < c.name.length; j++) if (b[from + j] !== c.name[j]) continue next;
+      return c.then;
+    }
+    return null;
+  }
+
+  /**
+   * Index after the string opening at `at`, or -1 if it never closes. Short strings (names, ids)
+   * byte by byte; from 32 bytes on, quote to quote with the native indexOf (content: long text).
+   */
+  private stringEnd(at: number): number {
+    const b = this.b;
+    const n = b.length;
+    this.escaped = false;
+    let j = at + 1;
+    for (const short = Math.min(n, j + 32); j < short; j++) {
+      const c = b[j];
+      if (c === 0x22) return j + 1;
+      if (c === 0x5c) {
+        this.escaped = true;
+        j++;
+      }
+    }
+    if (j > n) return -1;
+    // j may be just past an escaping backslash: the parity count below starts from the string's start
+    for (;;) {
+      const q = b.indexOf(0x22, j);
+      if (q < 0) return -1;
+      let k = q - 1;
+      while (k > at && b[k] === 0x5c) k--;
+      const backslashes = q - 1 - k;
+      if (backslashes > 0) this.escaped = true;
+      if (backslashes % 2 === 0) return q + 1;
+      j = q + 1;
+    }
+  }
+
+  /** Index after the value starting at `at` (structure only), or -1. */
+  private valueEnd(at: number): number {
+    const b = this.b;
+    const n = b.length;
+    const c = b[at];
+    if (c === 0x22) return this.stringEnd(at);
+    if (c === 0x7b || c === 0x5b) {
+      const closers = this.closers;
+      let depth = 0;
+      for (let j = at; j < n; j++) {
+        const kind = BYTE_KIND[b[j]!]!;
+        if (kind === 0) continue;
+        if (kind === STRING) {
+          j = this.stringEnd(j) - 1;
+          if (j < 0) return -1;
+        } else if (kind === OPEN) closers[depth++] = b[j] === 0x7b ? 0x7d : 0x5d;
+        else if (depth === 0 || closers[--depth] !== b[j]) return -1;
+        else if (depth === 0) return j + 1;
+      }
+      return -1;
+    }
+    let j = at;
+    while (j < n && BYTE_KIND[b[j]!] !== CLOSE && b[j] !== 0x2c && !isWs(b[j])) j++;
+    return j > at ? j : -1;
+  }
+
+  private ws(): void {
+    const b = this.b;
+    let i = this.i;
+    for (;;) {
+      const c = b[i];
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      i++;
+    }
+    this.i = i;
+  }
+
+  private copy(from: number, to: number): void {
+    const b = this.b;
+    const out = this.out;
+    let o = this.o;
+    if (to - from > 64) {
+      out.set(b.subarray(from, to), o);
+      o += to - from;
+    } else for (let j = from; j < to; j++) out[o++] = b[j]!;
+    this.o = o;
+  }
 }
 
 /**

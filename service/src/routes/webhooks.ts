@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { jsonArrayItems, splitBody } from '../domain/usage/parse.js';
-import { prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
+import { legacyCutoff, prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
 import { groupBooker, type GroupBooker } from '../domain/usage/group.js';
 import { createRouter, type AppEnv } from '../http/env.js';
 import { createHmac } from 'node:crypto';
@@ -132,16 +132,17 @@ export function webhookRoutes(opts: {
 function readBatch(deps: Deps, body: Uint8Array, signature: string | undefined): UsageBatch {
   if (deps.config.WEBHOOK_SIGNING_SECRET) verifySignature(signature, body, deps.config.WEBHOOK_SIGNING_SECRET, deps.clock.now());
   const items = jsonArrayItems(body);
+  const legacyBefore = legacyCutoff(deps);
   if (items) {
     try {
-      return prepareUsage(items);
+      return prepareUsage(items, [], legacyBefore);
     } catch (e) {
       if (!(e instanceof SyntaxError)) throw e;
     }
   }
   const split = splitBody(new TextDecoder().decode(body));
   if (!split) throw new ApiError('invalid_json', 'body is not JSON (array, object) or NDJSON');
-  return prepareUsage(split.items, split.badLines);
+  return prepareUsage(split.items, split.badLines, legacyBefore);
 }
 
 const SIGNATURE_TOLERANCE_SECONDS = 300;

@@ -60,7 +60,18 @@ interface Lookup {
   recovered: { key_hash: string; provider_id: string }[] | null;
   /** Earlier-version dedup keys of this batch already stored (see earlierBookedSql). */
   legacy: string[] | null;
+  /** dedup_legacy_before in epoch milliseconds (-Infinity: no legacy key can exist). */
+  legacy_before: string | null;
 }
+
+/**
+ * dedup_legacy_before per database, in epoch milliseconds, once a booking has read it: a
+ * migration writes it and only ever lowers it (0009, 0015), so a value read once stays safe to
+ * use: an event starting at or after it is parsed without a legacy key (parseUsageItem) and never
+ * probed. Before the first booking of a process: +Infinity (every event probed, as the SQL decides).
+ */
+const legacyCutoffs = new WeakMap<object, number>();
+export const legacyCutoff = (deps: { db: object }): number => legacyCutoffs.get(deps.db) ?? Number.POSITIVE_INFINITY;
 
 /**
  * The batch's events already booked under a key an earlier version gave them:
@@ -76,7 +87,7 @@ interface Lookup {
 function earlierBookedSql(items: UsageItem[]) {
   const probes: { k: string; t: string | null; s: string; always: boolean }[] = [];
   for (const g of items) {
-    probes.push({ k: g.legacy.dedupKey, t: g.legacy.startTime, s: g.status, always: false });
+    if (g.legacy) probes.push({ k: g.legacy.dedupKey, t: g.legacy.startTime, s: g.status, always: false });
     if (g.unscopedFailureKey) probes.push({ k: g.unscopedFailureKey, t: g.startTime?.toISOString() ?? null, s: g.status, always: true });
   }
   return sql`(select json_agg(p.s || ':' || p.k) from json_to_recordset(${JSON.stringify(probes)}::json) as p(k text, t timestamptz, s text, always boolean)
@@ -101,13 +112,13 @@ export interface UsageBatch {
  * synchronous pass: the caller can drop the parsed body before waiting on the database, so a
  * megabyte of request JSON never outlives the parse.
  */
-export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = []): UsageBatch {
+export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = [], legacyBefore?: number): UsageBatch {
   const good: UsageItem[] = [];
   const dead = badLines.map((line) => ({ reason: 'line is not valid JSON', payload: snippet(notJsonPayload(line)) }));
   const seen = new Set<string>();
   let duplicate = 0;
   for (const raw of raws) {
-    const r = parseUsageItem(raw);
+    const r = parseUsageItem(raw, legacyBefore);
     if (!r.ok) dead.push({ reason: r.reason, payload: snippet(deadLetterPayload(raw)) });
     else if (seen.has(r.item.dedupKey)) duplicate++;
     else {
@@ -120,7 +131,7 @@ export function prepareUsage(raws: Iterable<unknown>, badLines: string[] = []): 
 
 /** Parse and book raw payloads: `bookUsage(prepareUsage(raws))`. */
 export function ingestUsage(deps: PeriodDeps, raws: unknown[], opts: IngestOptions & { badLines?: string[] }): Promise<IngestResult> {
-  return bookUsage(deps, prepareUsage(raws, opts.badLines), opts);
+  return bookUsage(deps, prepareUsage(raws, opts.badLines, legacyCutoff(deps)), opts);
 }
 
 /**
@@ -188,8 +199,10 @@ export async function bookUsageGroup(deps: PeriodDeps, batches: UsageBatch[], op
                  (select json_agg(json_build_object('key_hash', key_hash, 'provider_id', provider_id))
                     from usage_events where recovered
                      and provider_id in (select json_array_elements_text(${JSON.stringify(providerIds)}::json))) as recovered,
-                 ${earlierBookedSql(good)} as legacy`,
+                 ${earlierBookedSql(good)} as legacy,
+                 (select extract(epoch from (value #>> '{}')::timestamptz) * 1000 from settings where key = 'dedup_legacy_before')::text as legacy_before`,
   ))!;
+  if (lookup.legacy_before !== null) legacyCutoffs.set(deps.db, Number(lookup.legacy_before));
   // The first event after a boundary rolls its person over (one short set-based transaction,
   // idempotent): the booking below then charges every event by its start time (docs/quotas.md).
   const behind = [...new Set((lookup.keys ?? []).filter((k) => k.behind).map((k) => k.user_id))].sort();
@@ -268,7 +281,7 @@ function serialiseEvents(
     for (const g of batches[r]!) {
       if (
         ctx.recoveredAlready.has(`${g.keyHash}|${g.providerId}`) ||
-        ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`) ||
+        (g.legacy !== null && ctx.legacyBooked.has(`${g.status}:${g.legacy.dedupKey}`)) ||
         (g.unscopedFailureKey !== null && ctx.legacyBooked.has(`failure:${g.unscopedFailureKey}`))
       ) {
         alreadyBooked[r]!++;

@@ -7,8 +7,10 @@ export interface UsageItem {
   /**
    * The key an older version of the service stored for this same payload (it hashed the start
    * time as sent): a re-delivery of an event booked before the normalised keys is found by it.
+   * Null when the start time is at or after the cut-off before which such a key can exist
+   * (`legacyBefore` of parseUsageItem).
    */
-  legacy: { dedupKey: string; startTime: string | null };
+  legacy: { dedupKey: string; startTime: string | null } | null;
   /**
    * A failure's key as versions before status-scoped failure keys stored it (the success key of
    * the same call): a re-delivery of a failure booked by them is found by it. Null for successes.
@@ -227,7 +229,12 @@ export function deadLetterPayload(raw: unknown): Record<string, unknown> {
   return out;
 }
 
-export function parseUsageItem(raw: unknown): ParseResult {
+/**
+ * `legacyBefore`: epoch milliseconds of the dedup_legacy_before cut-off (ingest.ts,
+ * legacyCutoff); an event starting at or after it cannot have a legacy key, so none is computed.
+ * Unknown: +Infinity, every event gets one (the database decides, see earlierBookedSql).
+ */
+export function parseUsageItem(raw: unknown, legacyBefore = Number.POSITIVE_INFINITY): ParseResult {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object' };
   const p = raw as Record<string, unknown>;
   const status = p.status === undefined || p.status === null ? 'success' : p.status;
@@ -272,7 +279,12 @@ export function parseUsageItem(raw: unknown): ParseResult {
   // get_standard_logging_object_payload takes `response_cost or 0.0`), and 0 for a cache hit
   // (Logging._process_hidden_params_and_response_cost): only the first is unpriced usage.
   const unpriced = status === 'success' && costNano === 0 && p.cache_hit !== true && (totalTokens > 0 || promptTokens + completionTokens > 0);
-  const legacy = { dedupKey: legacyDedupKeyOf(p, litellmCallId, providerId, callType, rawKeyHash), startTime: legacyTime(p.startTime)?.toISOString() ?? null };
+  const legacyStart = legacyTime(p.startTime);
+  // no start time: a legacy row with none may exist whatever the cut-off (earlierBookedSql probes it)
+  const legacy =
+    legacyStart === null || legacyStart.getTime() < legacyBefore
+      ? { dedupKey: legacyDedupKeyOf(p, litellmCallId, providerId, callType, rawKeyHash), startTime: legacyStart?.toISOString() ?? null }
+      : null;
 
   const metadata: Record<string, unknown> = {};
   for (const k of KEEP_METADATA) if (meta[k] !== undefined && meta[k] !== null) metadata[k] = storableJson(meta[k], 1);

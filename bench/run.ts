@@ -8,6 +8,7 @@
  * - scale: 100,000 people and keys: month boundary, factor change, reconciliation (bench/scale.ts);
  * - scale-real: the same three phases against the REAL LiteLLM with its database, 2,000 keys (bench/scale-real.ts);
  * - bulk-real: the REAL LiteLLM applying max_budgets key by key against /key/bulk_update (bench/bulk-real.ts);
+ * - hotpath: three hot-path costs of ingestion against their alternatives, in one run (bench/hotpath.ts);
  * - bigbatches: 40 parallel ~9.5 MB webhook batches, peak RSS of the service (bench/bigbatches.ts).
  */
 const SCENARIOS = {
@@ -18,6 +19,7 @@ const SCENARIOS = {
   scale: ['./scale.js'],
   'scale-real': ['./scale-real.js'],
   'bulk-real': ['./bulk-real.js'],
+  hotpath: ['./hotpath.js'],
 } as const;
 const scenario = process.argv[2] ?? process.env.BENCH_SCENARIO ?? 'ingestion';
 if (!(scenario in SCENARIOS)) {

@@ -33,6 +33,15 @@ describe('parseScaled', () => {
     expect(usdToNano(1e-9 * 3)).toBe(3);
   });
 
+  it('reads plain decimals (the fast path) exactly as the general path reads them', () => {
+    // "e0" sends the same digits through the BigInt path
+    const digits = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 10)).join('');
+    const texts = ['0', '1.', '0.5', '9007199254.740991', '9999999999999999', '1796209999.9999995', '1796209999.0000005', '0.0000000005', '0.0000000004999'];
+    for (let i = 0; i < 5000; i++) texts.push(`${digits(1 + (i % 16))}${i % 3 ? `.${digits(i % 20)}` : ''}`);
+    for (let i = 0; i < 1000; i++) texts.push(String(Math.random() * 10 ** (i % 12)), String(1.7e9 + Math.random() * 1e8));
+    for (const text of texts) for (const scale of [0, 3, 6, 9]) expect(parseScaled(text, scale), `${text} @${scale}`).toBe(parseScaled(`${text}e0`, scale));
+  });
+
   it.each(['', 'abc', '1,5', '$0.05', '0.05 USD', 'NaN', 'Infinity', '1e999999'])('rejects %j', (bad) => {
     expect(() => parseScaled(bad, 9)).toThrow(MoneyError);
   });

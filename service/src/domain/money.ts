@@ -32,6 +32,8 @@ export class MoneyError extends Error {
   }
 }
 
+/** Digits with an optional fraction, nothing else. */
+const PLAIN = /^(\d{1,16})(?:\.(\d*))?$/;
 const DECIMAL = /^([+-])?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$|^([+-])?\.(\d+)(?:[eE]([+-]?\d+))?$/;
 
 /**
@@ -40,6 +42,19 @@ const DECIMAL = /^([+-])?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$|^([+-])?\.(\d+)(?
  */
 export function parseScaled(input: string | number, scale: number): bigint {
   const text = typeof input === 'number' ? numberToText(input) : input.trim();
+  const plain = PLAIN.exec(text);
+  if (plain && scale <= 15) {
+    // The usual spelling (digits, an optional fraction, no sign or exponent: costs and epoch
+    // seconds) in integers below 2^53, where every step is exact: the same digits and rounding
+    // as the BigInt path below, at a fraction of its cost (it runs per event, bench/README.md).
+    const unit = 10 ** scale;
+    const whole = Number(plain[1]) * unit;
+    if (whole + unit <= Number.MAX_SAFE_INTEGER) {
+      const frac = plain[2] ?? '';
+      const kept = frac.length > scale ? frac.slice(0, scale) : frac.padEnd(scale, '0');
+      return BigInt(whole + (scale > 0 ? Number(kept) : 0) + (frac.charCodeAt(scale) >= 0x35 ? 1 : 0)); // >= '5': half-up
+    }
+  }
   const m = DECIMAL.exec(text);
   if (!m) throw new MoneyError(`not a decimal number: ${JSON.stringify(String(input).slice(0, 40))}`);
   const sign = (m[1] ?? m[5]) === '-' ? -1n : 1n;

@@ -435,9 +435,10 @@ async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, 
         recovered, late, metadata, created_at)
       select x.k, x.c, x.p, x.h, x.ki, x.u, case when x.f then 'failure' else 'success' end, x.t, x.m,
         x.g, coalesce(x.pt, 0), coalesce(x.ct, 0), coalesce(x.tt, 0), coalesce(x.n, 0), coalesce(x.d, 0), x.st, x.et,
-        ${ctx.source}, ${ctx.recovered}, coalesce(x.l, false), x.md, ${nowIso}::timestamptz
+        ${ctx.source}, ${ctx.recovered}, coalesce(x.l, false), x.md::jsonb, ${nowIso}::timestamptz
       from json_to_recordset(${rowsJson}::json) as x(k text, c text, p text, h text, ki text, u text, f boolean, t text, m text,
-        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md jsonb)
+        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md json)
+      -- md read as json and cast: a jsonb column of json_to_recordset costs ~1.5x the cast (bench/README.md)
       on conflict (start_time, dedup_key) do nothing
       -- usage_events.user_id is COLLATE "C" (migration 0006); balances.user_id is not. Compared as
       -- they are, the join takes C's collation, so balances_pkey (default collation) cannot serve it:

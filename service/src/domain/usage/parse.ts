@@ -428,10 +428,11 @@ function compile(read: Read): ReadBytes {
  * left out. A member name with an escape is kept (its bytes are not its name). Left-out values are
  * checked for structure (strings closed, brackets matched) but not decoded or parsed: they are
  * most of the bytes and were most of the work. `slices` holds, per element, [start, end) in
- * `bytes` and [start, end) in `b`. Null if the body is not one well-formed array.
+ * `bytes` and [start, end) in `b` (`read` true: every element whole). Null if the body is not one
+ * well-formed array.
  */
-export function skimArray(b: Uint8Array, read: Read = PAYLOAD_READ): { bytes: Uint8Array; slices: number[] } | null {
-  return new Skimmer(b).array(compile(read));
+export function skimArray(b: Uint8Array, read: Read | true = PAYLOAD_READ): { bytes: Uint8Array; slices: number[] } | null {
+  return new Skimmer(b).array(read === true ? true : compile(read));
 }
 
 const STRING = 1;
@@ -456,7 +457,7 @@ class Skimmer {
     this.out = new Uint8Array(b.length);
   }
 
-  array(read: ReadBytes): { bytes: Uint8Array; slices: number[] } | null {
+  array(read: ReadBytes | true): { bytes: Uint8Array; slices: number[] } | null {
     const b = this.b;
     const slices: number[] = [];
     if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.i = 3; // BOM

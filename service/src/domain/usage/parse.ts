@@ -366,7 +366,7 @@ export const PAYLOAD_READ: Read = new Map<string, true | Read>([
  * never exists as one string plus one tree of every payload: memory per batch is the body bytes,
  * what is read of each event, and what is kept of it. Only the members PAYLOAD_READ names are
  * decoded and parsed (skimArray); the names of the others are still told to a dead letter (see
- * unreadMembers). Null when the body is not one well-formed array (the caller then uses
+ * memberNames). Null when the body is not one well-formed array (the caller then uses
  * splitBody); an element whose read part is not valid JSON throws SyntaxError while iterating (the
  * caller falls back the same way).
  */

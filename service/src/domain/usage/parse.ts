@@ -512,7 +512,15 @@ class Skimmer {
       if (b[this.i] !== 0x3a) return false; // :
       this.i++;
       this.ws();
-      if (member !== null) {
+      if (member === true) {
+        // name, colon and value in one copy (the whitespace between them is valid JSON)
+        const end = this.valueEnd(this.i);
+        if (end < 0) return false;
+        if (!first) this.out[this.o++] = 0x2c;
+        first = false;
+        this.copy(keyStart, end);
+        this.i = end;
+      } else if (member !== null) {
         if (!first) this.out[this.o++] = 0x2c;
         first = false;
         this.copy(keyStart, keyEnd);
@@ -539,9 +547,10 @@ class Skimmer {
     const candidates = keep.byLength[to - from];
     if (!candidates) return null;
     const b = this.b;
-    next: for (const c of candidates) {
-      for (let j = 0; j < c.name.length; j++) if (b[from + j] !== c.name[j]) continue next;
-      return c.then;
+    next: for (let k = 0; k < candidates.length; k++) {
+      const name = candidates[k]!.name;
+      for (let j = 0; j < name.length; j++) if (b[from + j] !== name[j]) continue next;
+      return candidates[k]!.then;
     }
     return null;
   }

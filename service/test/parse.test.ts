@@ -109,12 +109,13 @@ describe('jsonArrayItems', () => {
     return it ? [...it] : null;
   };
   /** What the service reads of a parsed value (PAYLOAD_READ applied to JSON.parse's result). */
-  const readPart = (v: unknown, read: typeof PAYLOAD_READ = PAYLOAD_READ): unknown => {
+  const readPart = (v: unknown, read: typeof PAYLOAD_READ = PAYLOAD_READ, escapedKept = false): unknown => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      const r = read.get(k);
-      if (r) out[k] = r === true ? x : readPart(x, r);
+      // a name sent with an escape is kept whole (skimArray does not decode names)
+      const r = escapedKept && JSON.stringify(k).includes('\\') ? true : read.get(k);
+      if (r) out[k] = r === true ? x : readPart(x, r, escapedKept);
     }
     return out;
   };
@@ -133,7 +134,42 @@ describe('jsonArrayItems', () => {
       '[ { "model" : "m" , "hidden_params" : { } , "status" : "success" } ]',
     ]) {
       const parsed = JSON.parse(text.replace(/^\ufeff/, '')) as unknown[];
-      expect(items(text), text).toEqual(parsed.map((v) => readPart(v)));
+      expect(items(text), text).toEqual(parsed.map((v) => readPart(v, PAYLOAD_READ, true)));
+    }
+  });
+  it('agrees with JSON.parse on random documents: nesting, escapes, whitespace, unicode, duplicates', () => {
+    let seed = 17;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const names = [...PAYLOAD_READ.keys(), 'user_api_key_hash', 'user_api_key_alias', 'messages', 'response', 'x', 'caf\u00e9', 'a"b', 'back\\slash', ''];
+    const strings = ['', 'plain', 'quote " inside', 'back \\ slash', '\u2014 dash', 'brace } ] [ {', 'new\nline', '\u00e9\u0301', '😀', 'tab\t'];
+    const value = (depth: number): unknown => {
+      const k = rand(depth > 3 ? 5 : 8);
+      if (k === 0) return strings[rand(strings.length)];
+      if (k === 1) return rand(2) ? rand(1000) - 500 : rand(100000) / 7;
+      if (k === 2) return [true, false, null][rand(3)];
+      if (k === 3) return rand(10) ** 20;
+      if (k === 4) return '';
+      if (k === 5) return Array.from({ length: rand(4) }, () => value(depth + 1));
+      return object(depth + 1);
+    };
+    const object = (depth: number) => Object.fromEntries(Array.from({ length: rand(7) }, () => [names[rand(names.length)]!, value(depth)]));
+    const ws = () => [' ', '', '\n', '\t ', '\r\n'][rand(5)]!;
+    /** JSON text with random whitespace between tokens (JSON.stringify with a replacer cannot). */
+    const spaced = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${ws()}${v.map((x) => `${ws()}${spaced(x)}${ws()}`).join(',')}]`;
+      if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${ws()}${JSON.stringify(k)}${ws()}:${ws()}${spaced(x)}${ws()}`).join(',')}}`;
+      return JSON.stringify(v);
+    };
+    for (let round = 0; round < 300; round++) {
+      const elements = Array.from({ length: 1 + rand(5) }, () => (rand(6) ? object(0) : value(2)));
+      // a duplicate name now and then: JSON.parse keeps the last
+      let text = `${ws()}[${elements.map((e) => `${ws()}${spaced(e)}`).join(',')}]${ws()}`;
+      if (rand(4) === 0) text = text.replace(/^(\s*\[\s*\{)(?!\s*\})/, '$1"model":"first",');
+      const parsed = JSON.parse(text) as unknown[];
+      expect(items(text), text).toEqual(parsed.map((v) => readPart(v, PAYLOAD_READ, true)));
     }
   });
   it('reads a member whose name has an escape as JSON.parse names it', () => {

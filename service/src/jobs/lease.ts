@@ -11,7 +11,9 @@ export async function tryLease(q: Queryable, name: string, holder: string, secon
     q,
     sql`insert into job_leases (name, holder, expires_at) values (${name}, ${holder}, now() + make_interval(secs => ${seconds}))
         on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
-        where job_leases.expires_at < now()
+        -- <=: a released lease ends at now(); PGlite's clock ticks in milliseconds, so the next
+        -- statement may see the same now() (service/test/lease.int.test.ts, embedded mode)
+        where job_leases.expires_at <= now()
         returning name`,
   );
   return taken.length > 0;
@@ -22,7 +24,7 @@ export async function renewLease(q: Queryable, name: string, holder: string, sec
   const renewed = await rows<{ name: string }>(
     q,
     sql`update job_leases set expires_at = now() + make_interval(secs => ${seconds})
-        where name = ${name} and holder = ${holder} and expires_at >= now() returning name`,
+        where name = ${name} and holder = ${holder} and expires_at > now() returning name`,
   );
   return renewed.length > 0;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- hotpath`: three costs of the ingestion hot path, each against its alternative,
+ * `npm run bench -- hotpath`: four costs of the ingestion hot path, each against its alternative,
  * interleaved in one run (so the ratio holds on a noisy machine), CPU time not wall time:
  *  A. the service reading a 512-event webhook body (the ingestion bench's payloads): every element
  *     decoded and parsed whole (the path before PAYLOAD_READ) vs only what PAYLOAD_READ names
@@ -7,9 +7,11 @@
  *     prepareUsage: CPU ms of this process per batch;
  *  B. parseScaled on the batch's costs and start/end times: its plain-decimal path vs the general
  *     BigInt path (the same text with "e0"): µs per event;
- *  C. PostgreSQL decoding the booking statement's rows (json_to_recordset, 512 rows shaped like the
- *     service's): the metadata column declared jsonb vs declared json and cast to jsonb: CPU ms of
- *     the server backend per call (/proc/<pid>/stat).
+ *  C. the booking statement's rows of one such batch: as one JSON document for json_to_recordset
+ *     (the path before) vs one array literal per column for unnest plus the metadata as a JSON
+ *     array (ingest.ts BookingRows): C1 the service building them (CPU ms of this process), C2
+ *     PostgreSQL decoding them, every column read (CPU ms of the server backend per call,
+ *     /proc/<pid>/stat); both decode to the same rows (checked first).
  * Each round runs every variant of a measure once (BENCH_HOTPATH_ROUNDS, 15; median reported),
  * with the machine's busy cores minus this process and the backend as `others`.
  * Report: stdout + bench/results/hotpath.json.
@@ -17,8 +19,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { prepareUsage } from '../service/src/domain/usage/ingest.js';
-import { jsonArrayItems, skimArray } from '../service/src/domain/usage/parse.js';
+import { BookingRows, prepareUsage } from '../service/src/domain/usage/ingest.js';
+import { jsonArrayItems, skimArray, type UsageItem } from '../service/src/domain/usage/parse.js';
 import { parseScaled } from '../service/src/domain/money.js';
 import { connectNoDelay } from './lib/db.js';
 import { benchDatabaseUrl, num, RESULTS } from './lib/env.js';
@@ -114,38 +116,56 @@ async function main() {
     for (const t of ['114', '3802']) (sql.options.serializers as Record<string, (x: unknown) => unknown>)[t] = (x) => x; // as drizzle's driver: the JSON text as is
     const [backendRow] = await sql<{ pid: number; version: string }[]>`select pg_backend_pid() as pid, current_setting('server_version') as version`;
     const { pid, version } = backendRow!;
-    const rowsJson = JSON.stringify(
-      Array.from({ length: BATCH }, (_, i) => ({
-        k: `c2:${randomUUID().replaceAll('-', '').repeat(2)}`,
-        c: randomUUID(),
-        p: `chatcmpl-${randomUUID().replaceAll('-', '').slice(0, 24)}`,
-        h: people[i % people.length]!.keyHash,
-        ki: `key_${randomUUID()}`,
-        u: people[i % people.length]!.userId,
-        t: 'acompletion',
-        m: 'gpt-4o-mini',
-        g: 'gpt-4o-mini',
-        pt: 100 + i,
-        ct: 50 + i,
-        tt: 150 + 2 * i,
-        n: 94_200 + i,
-        d: 250_532 + i,
-        st: new Date(nowSec * 1000 - 3000).toISOString(),
-        et: new Date(nowSec * 1000).toISOString(),
-        md: { user_api_key_alias: `key-${i}`, user_api_key_user_id: people[i % people.length]!.userId, user_api_key_team_id: 'team-bench', user_api_key_spend: 0.0123456 },
-      })),
-    );
-    const cols = 'k text, c text, p text, h text, ki text, u text, f boolean, t text, m text, g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean';
-    const backend = (q: string) => async () => {
+    // The booking rows of one 512-event batch, as the service builds them, both ways.
+    const items = prepareUsage(jsonArrayItems(bodies[0]!)!).good;
+    const owner = (g: UsageItem) => ({ id: `key_${g.keyHash!.slice(0, 36)}`, user_id: `usr_${g.keyHash!.slice(36, 60)}`, used: 0, remaining: 0, behind: false });
+    const debitOf = (g: UsageItem) => Math.round(g.costNano / 376);
+    /** Before: one object per row with short names, JSON for json_to_recordset. */
+    const asJson = () =>
+      JSON.stringify(
+        items.map((g) => {
+          const key = owner(g);
+          return {
+            k: g.dedupKey, c: g.litellmCallId ?? undefined, p: g.providerId ?? undefined, h: g.keyHash ?? undefined, ki: key.id, u: key.user_id,
+            f: g.status === 'failure' ? true : undefined, t: g.callType ?? undefined, m: g.model ?? undefined, g: g.modelGroup ?? undefined,
+            pt: g.promptTokens || undefined, ct: g.completionTokens || undefined, tt: g.totalTokens || undefined, n: g.costNano || undefined,
+            d: debitOf(g) || undefined, st: g.startTime?.toISOString(), et: g.endTime?.toISOString(), md: g.metadata,
+          };
+        }),
+      );
+    /** Now: ingest.ts BookingRows, one array literal per column and the metadata as one JSON array. */
+    const asArrays = () => {
+      const r = new BookingRows();
+      for (const g of items) r.add(g, owner(g), debitOf(g), false);
+      return r;
+    };
+    const serialise = await compare('C1. the service serialising the booking rows of a 512-event batch', `CPU ms per ${times} batches`, [
+      { name: 'objects + JSON.stringify (before)', run: cpuOf(() => { for (let t = 0; t < times; t++) asJson(); }) },
+      { name: 'BookingRows: array literals + metadata JSON', run: cpuOf(() => { for (let t = 0; t < times; t++) { const r = asArrays(); r.dedupKey.literal(); r.metadataJson(); } }) },
+    ]);
+    const json = asJson();
+    const r = asArrays();
+    const columns = [r.dedupKey, r.callId, r.providerId, r.keyHash, r.keyId, r.userId, r.failure, r.callType, r.model, r.modelGroup, r.promptTokens,
+      r.completionTokens, r.totalTokens, r.costNano, r.debitMilli, r.startTime, r.endTime, r.late].map((c) => c.literal());
+    const types = ['text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text', 'int', 'int', 'int', 'bigint', 'bigint', 'timestamptz', 'timestamptz', 'boolean'];
+    const backend = (q: string, params: string[]) => async () => {
       const t = pidCpuMs(pid);
-      for (let i = 0; i < 30; i++) await sql.unsafe(q, [rowsJson], { prepare: true });
+      for (let i = 0; i < 30; i++) await sql.unsafe(q, params, { prepare: true });
       return (pidCpuMs(pid) - t) / 30;
     };
-    const recordset = await compare('C. PostgreSQL decoding 512 booking rows', 'backend CPU ms per call (30 calls a run)', [
-      { name: 'metadata column jsonb', run: backend(`select count(md) from json_to_recordset($1::json) as x(${cols}, md jsonb)`) },
-      { name: 'metadata column json, cast ::jsonb', run: backend(`select count(md::jsonb) from json_to_recordset($1::json) as x(${cols}, md json)`) },
+    const cols = 'k text, c text, p text, h text, ki text, u text, f boolean, t text, m text, g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean';
+    const read = 'count(md::jsonb), count(k), count(c), count(p), count(h), count(ki), count(u), count(*) filter (where f), count(t), count(m), count(g), coalesce(sum(pt), 0), coalesce(sum(ct), 0), coalesce(sum(tt), 0), coalesce(sum(n), 0), coalesce(sum(d), 0), count(st), count(et), count(*) filter (where l)';
+    const same = await sql.unsafe<{ a: unknown }[]>(
+      `select (select row(${read})::text from json_to_recordset($1::json) as x(${cols}, md json)) = (select row(${read})::text from unnest(${types.map((t, i) => `$${i + 2}::${t}[]`).join(', ')}) with ordinality as x(k, c, p, h, ki, u, f, t, m, g, pt, ct, tt, n, d, st, et, l, o) join json_array_elements($20::json) with ordinality as j(md, o) on j.o = x.o) as a`,
+      [json, ...columns, r.metadataJson()],
+    );
+    if (same[0]!.a !== true) throw new Error('the two row encodings do not decode to the same rows');
+    const recordset = await compare('C2. PostgreSQL decoding those rows (every column read)', 'backend CPU ms per call (30 calls a run)', [
+      { name: 'json_to_recordset, metadata json cast to jsonb (before)', run: backend(`select ${read} from json_to_recordset($1::json) as x(${cols}, md json)`, [json]) },
+      { name: 'unnest of array literals + json_array_elements', run: backend(`select ${read} from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) with ordinality as x(k, c, p, h, ki, u, f, t, m, g, pt, ct, tt, n, d, st, et, l, o) join json_array_elements($19::json) with ordinality as j(md, o) on j.o = x.o`, [...columns, r.metadataJson()]) },
     ], pid);
-    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, recordset };
+    say(`  bytes sent: JSON ${json.length}, array literals + metadata ${columns.reduce((a, c) => a + c.length, 0) + r.metadataJson().length}`);
+    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, serialise, recordset };
     writeFileSync(path.join(RESULTS, 'hotpath.json'), `${JSON.stringify(result, null, 2)}\n`);
     say('written bench/results/hotpath.json');
   } finally {

@@ -1,3 +1,4 @@
+import { sql, type SQL } from 'drizzle-orm';
 import type { Balance, User } from '../db/schema/index.js';
 import { milliToCredits } from './money.js';
 
@@ -23,6 +24,16 @@ export function percentUsedBp(usedMilli: number, remainingMilli: number): number
   if (remaining === 0) return usedMilli > 0 || remainingMilli < 0 ? 10_000 : 0;
   const total = BigInt(usedMilli) + BigInt(remaining);
   return Number((BigInt(usedMilli) * 10_000n) / total);
+}
+
+/**
+ * SQL: whether percentUsedBp(used, remaining) may be at least `bp` (whole basis points, > 0).
+ * Exact when remaining > 0 (floor(x) >= bp iff x >= bp); always true when remaining <= 0 (there
+ * percentUsedBp is 10,000 or 0). A pre-filter: the caller decides with percentUsedBp itself.
+ */
+export function mayReachBpSql(used: SQL, remaining: SQL, bp: number): SQL {
+  // numeric: basis points × (used + remaining) would overflow bigint for balances above ~10^12 credits
+  return sql`(${remaining} <= 0 or ${used}::numeric * 10000 >= ${bp}::numeric * (${used}::numeric + ${remaining}))`;
 }
 
 export function personState(user: Pick<User, 'status'>, balance: Pick<Balance, 'creditState'> | undefined): PersonState {

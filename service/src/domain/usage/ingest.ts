@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
+import { ArrayColumn } from '../../db/arrays.js';
 import { one, rows, type Db, type Queryable } from '../../db/client.js';
 import { periodPlacer } from '../../lib/period.js';
 import { evaluateAlerts } from '../alerts/evaluate.js';
-import { percentUsedBp } from '../balance.js';
+import { mayReachBpSql, percentUsedBp } from '../balance.js';
 import { behindSql, rollOverUsers, type PeriodDeps } from '../periods/rollover.js';
 import { creditStateSql } from '../ledger.js';
 import { creditsText, MAX_BATCH_USAGE_MILLI, MAX_DEBT_MILLI, MAX_PERIOD_USAGE_MILLI } from '../limits.js';
@@ -223,7 +224,7 @@ export async function bookUsageGroup(deps: PeriodDeps, batches: UsageBatch[], op
     await deadLetter(tx);
     if (events.count === 0) return results;
 
-    const booked = await bookEvents(tx, events.json, events.batchesJson, {
+    const booked = await bookEvents(tx, events.rows, events.batchesJson, {
       source: opts.source,
       recovered: opts.recovered ?? false,
       factorMicro,
@@ -269,8 +270,8 @@ function serialiseEvents(
     placer: ReturnType<typeof periodPlacer>;
   },
   dead: UsageBatch['dead'][],
-): { json: string; batchesJson: string; count: number; perBatch: number[]; alreadyBooked: number[] } {
-  const rowsIn = [];
+): { rows: BookingRows; batchesJson: string; count: number; perBatch: number[]; alreadyBooked: number[] } {
+  const rows = new BookingRows();
   /** The dedup keys of the events of the group's later batches (r > 0), with their batch. */
   const later: { k: string; r: number }[] = [];
   const limits = usageLimits();
@@ -303,34 +304,70 @@ function serialiseEvents(
           continue;
         }
       }
-      // Short names, and nothing for a null, false or 0 (the statement reads a missing field as
-      // that): the keys were a quarter of the statement's text (bench/README.md).
-      rowsIn.push({
-        k: g.dedupKey,
-        c: g.litellmCallId ?? undefined,
-        p: g.providerId ?? undefined,
-        h: g.keyHash ?? undefined,
-        ki: key?.id,
-        u: key?.user_id,
-        f: g.status === 'failure' ? true : undefined,
-        t: g.callType ?? undefined,
-        m: g.model ?? undefined,
-        g: g.modelGroup ?? undefined,
-        pt: g.promptTokens || undefined,
-        ct: g.completionTokens || undefined,
-        tt: g.totalTokens || undefined,
-        n: g.costNano || undefined,
-        d: debit || undefined,
-        st: g.startTime?.toISOString(),
-        et: g.endTime?.toISOString(),
-        l: key && ctx.placer.place(g.startTime).late ? true : undefined,
-        md: g.metadata,
-      });
+      rows.add(g, key, debit, key !== undefined && ctx.placer.place(g.startTime).late);
       if (r > 0) later.push({ k: g.dedupKey, r });
       perBatch[r]!++;
     }
   }
-  return { json: JSON.stringify(rowsIn), batchesJson: JSON.stringify(later), count: rowsIn.length, perBatch, alreadyBooked };
+  return { rows, batchesJson: JSON.stringify(later), count: rows.count, perBatch, alreadyBooked };
+}
+
+/**
+ * The usage_events rows of a booking as one array literal per column (db/arrays.ts) and the
+ * metadata objects as one JSON array, in the same order: bookEvents reads them with
+ * `unnest(…) with ordinality` joined to `json_array_elements(…) with ordinality`. (Exported for
+ * bench/hotpath.ts.)
+ */
+export class BookingRows {
+  readonly dedupKey = new ArrayColumn();
+  readonly callId = new ArrayColumn();
+  readonly providerId = new ArrayColumn();
+  readonly keyHash = new ArrayColumn();
+  readonly keyId = new ArrayColumn();
+  readonly userId = new ArrayColumn();
+  readonly failure = new ArrayColumn();
+  readonly callType = new ArrayColumn();
+  readonly model = new ArrayColumn();
+  readonly modelGroup = new ArrayColumn();
+  readonly promptTokens = new ArrayColumn();
+  readonly completionTokens = new ArrayColumn();
+  readonly totalTokens = new ArrayColumn();
+  readonly costNano = new ArrayColumn();
+  readonly debitMilli = new ArrayColumn();
+  readonly startTime = new ArrayColumn();
+  readonly endTime = new ArrayColumn();
+  readonly late = new ArrayColumn();
+  private readonly metadata: Record<string, unknown>[] = [];
+
+  add(g: UsageItem, key: KeyOwner | undefined, debit: number, late: boolean): void {
+    this.dedupKey.text(g.dedupKey);
+    this.callId.text(g.litellmCallId);
+    this.providerId.text(g.providerId);
+    this.keyHash.text(g.keyHash);
+    this.keyId.text(key?.id);
+    this.userId.text(key?.user_id);
+    this.failure.bool(g.status === 'failure');
+    this.callType.text(g.callType);
+    this.model.text(g.model);
+    this.modelGroup.text(g.modelGroup);
+    this.promptTokens.int(g.promptTokens);
+    this.completionTokens.int(g.completionTokens);
+    this.totalTokens.int(g.totalTokens);
+    this.costNano.int(g.costNano);
+    this.debitMilli.int(debit);
+    this.startTime.text(g.startTime?.toISOString());
+    this.endTime.text(g.endTime?.toISOString());
+    this.late.bool(late);
+    this.metadata.push(g.metadata);
+  }
+
+  get count(): number {
+    return this.metadata.length;
+  }
+
+  metadataJson(): string {
+    return JSON.stringify(this.metadata);
+  }
 }
 
 /**
@@ -424,21 +461,28 @@ interface BookedBalance {
  * `locked` reads each balance after waiting for its lock, i.e. the latest committed row, and the
  * final UPDATE re-reads that same row (READ COMMITTED re-check), so the split and the update agree.
  */
-async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, ctx: BookContext): Promise<Booked> {
+async function bookEvents(tx: Queryable, r: BookingRows, batchesJson: string, ctx: BookContext): Promise<Booked> {
   const nowIso = ctx.now.toISOString();
   const remaining = sql`(b.monthly_milli - v.dm + b.topup_milli - v.dt)`;
   const used = sql`(b.period_used_milli + v.used)`;
-  const [out] = await rows<{ inserted: number; per_batch: [number, number, number][] | null; unpriced: [number, string, number][] | null; billed: number; balances: BookedBalance[] | null }>(tx, sql`
+  // no thresholds: no alert can fire, no balance comes back
+  const lowestBp = ctx.thresholdsBp.length ? Math.min(...ctx.thresholdsBp) : 10_001;
+  const [out] = await rows<{ inserted: number; per_batch: [number, number, number][] | null; unpriced: [number, string, number][] | null; billed: number; balanced: number; balances: BookedBalance[] | null }>(tx, sql`
     with ins as (
       insert into usage_events (dedup_key, litellm_call_id, provider_id, key_hash, key_id, user_id, status, call_type, model,
         model_group, prompt_tokens, completion_tokens, total_tokens, cost_nano, debit_milli, start_time, end_time, source,
         recovered, late, metadata, created_at)
       select x.k, x.c, x.p, x.h, x.ki, x.u, case when x.f then 'failure' else 'success' end, x.t, x.m,
-        x.g, coalesce(x.pt, 0), coalesce(x.ct, 0), coalesce(x.tt, 0), coalesce(x.n, 0), coalesce(x.d, 0), x.st, x.et,
-        ${ctx.source}, ${ctx.recovered}, coalesce(x.l, false), x.md::jsonb, ${nowIso}::timestamptz
-      from json_to_recordset(${rowsJson}::json) as x(k text, c text, p text, h text, ki text, u text, f boolean, t text, m text,
-        g text, pt int, ct int, tt int, n bigint, d bigint, st timestamptz, et timestamptz, l boolean, md json)
-      -- md read as json and cast: a jsonb column of json_to_recordset costs ~1.5x the cast (bench/README.md)
+        x.g, x.pt, x.ct, x.tt, x.n, x.d, x.st, x.et, ${ctx.source}, ${ctx.recovered}, x.l, j.md::jsonb, ${nowIso}::timestamptz
+      from unnest(${r.dedupKey.literal()}::text[], ${r.callId.literal()}::text[], ${r.providerId.literal()}::text[], ${r.keyHash.literal()}::text[],
+          ${r.keyId.literal()}::text[], ${r.userId.literal()}::text[], ${r.failure.literal()}::boolean[], ${r.callType.literal()}::text[],
+          ${r.model.literal()}::text[], ${r.modelGroup.literal()}::text[], ${r.promptTokens.literal()}::int[], ${r.completionTokens.literal()}::int[],
+          ${r.totalTokens.literal()}::int[], ${r.costNano.literal()}::bigint[], ${r.debitMilli.literal()}::bigint[],
+          ${r.startTime.literal()}::timestamptz[], ${r.endTime.literal()}::timestamptz[], ${r.late.literal()}::boolean[])
+          with ordinality as x(k, c, p, h, ki, u, f, t, m, g, pt, ct, tt, n, d, st, et, l, o)
+        join json_array_elements(${r.metadataJson()}::json) with ordinality as j(md, o) on j.o = x.o
+      -- in the batch's order: ids are event order, which the monthly/top-up split follows
+      order by x.o
       on conflict (start_time, dedup_key) do nothing
       -- usage_events.user_id is COLLATE "C" (migration 0006); balances.user_id is not. Compared as
       -- they are, the join takes C's collation, so balances_pkey (default collation) cannot serve it:
@@ -514,14 +558,19 @@ async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, 
       returning b.user_id, b.period_start::text as period, b.period_used_milli::text as used,
         (b.monthly_milli + b.topup_milli)::text as remaining, v.used::text as used_delta,
         b.prev_period_start::text as prev_period, b.prev_used_milli::text as prev_used,
-        (b.prev_monthly_milli + b.topup_milli)::text as prev_remaining, v.used_prev::text as prev_used_delta),
+        (b.prev_monthly_milli + b.topup_milli)::text as prev_remaining, v.used_prev::text as prev_used_delta,
+        -- whether this batch's usage may have taken a period to the lowest threshold: only those
+        -- people come back (with their armed alerts); the rest cannot cross one (reaches() below)
+        (v.used > 0 and ${mayReachBpSql(sql`b.period_used_milli`, sql`(b.monthly_milli + b.topup_milli)`, lowestBp)})
+          or (b.prev_period_start is not null and v.used_prev > 0
+            and ${mayReachBpSql(sql`b.prev_used_milli`, sql`(b.prev_monthly_milli + b.topup_milli)`, lowestBp)}) as near),
     alerted as (
-      select bal.*,
+      select bal.user_id, bal.period, bal.used, bal.remaining, bal.used_delta, bal.prev_period, bal.prev_used, bal.prev_remaining, bal.prev_used_delta,
         (select array_agg(a.threshold_bp) from alerts a
           where a.user_id = bal.user_id and a.period_start = bal.period::date and a.rearmed_at is null) as armed,
         (select array_agg(a.threshold_bp) from alerts a
           where a.user_id = bal.user_id and a.period_start = bal.prev_period::date and a.rearmed_at is null) as prev_armed
-      from bal),
+      from bal where bal.near),
     -- per batch of the group (the first's keys are not listed): which of its events were new
     per as (select coalesce(y.r, 0) as r, i.user_id, i.model, i.unpriced
       from ins i left join json_to_recordset(${batchesJson}::json) as y(k text, r int) on y.k = i.dedup_key)
@@ -530,9 +579,10 @@ async function bookEvents(tx: Queryable, rowsJson: string, batchesJson: string, 
               from per group by r) q) as per_batch,
            (select json_agg(json_build_array(u.r, u.model, u.n)) from (select r, model, count(*)::int as n from per where unpriced group by r, model) u) as unpriced,
            (select count(distinct user_id) from e)::int as billed,
+           (select count(*) from bal)::int as balanced,
            (select json_agg(alerted) from alerted) as balances`);
   const balances = out!.balances ?? [];
-  if (balances.length !== Number(out!.billed)) throw new Error('usage booking: a billed person has no balance row');
+  if (out!.balanced !== out!.billed) throw new Error('usage booking: a billed person has no balance row');
   // A period's usage in this batch reached a threshold whose alert is not armed: evaluate that
   // (person, period). Usage of the previous period never targets the current one, even when its
   // top-up draw raised the current percentage (the current period's next call fires that alert).

@@ -1,5 +1,4 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { jsonArrayItems, splitBody } from '../domain/usage/parse.js';
 import { legacyCutoff, prepareUsage, type UsageBatch } from '../domain/usage/ingest.js';
@@ -9,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
 import { QueueFull, semaphore } from '../lib/semaphore.js';
 import type { IncomingMessage } from 'node:http';
+import { readBody } from '../http/body.js';
 import { clientIp, enforceRateLimit } from '../http/middleware.js';
 import { ApiError } from '../lib/errors.js';
 import { countUnpriced } from '../lib/metrics.js';
@@ -100,20 +100,14 @@ export function webhookRoutes(opts: {
     if (!b) bookers.set(deps, (b = groupBooker(deps, opts.bookingTransactions, opts.groupMaxEvents)));
     return b;
   };
-  const limit = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => {
-      throw new ApiError('payload_too_large', `body is larger than ${maxBodyBytes} bytes`);
-    },
-  });
   const router = createRouter();
-  router.use('/litellm', webhookAuth, admission(maxConcurrent, maxQueued, maxInflightBytes, maxBodyBytes), limit);
+  router.use('/litellm', webhookAuth, admission(maxConcurrent, maxQueued, maxInflightBytes, maxBodyBytes));
   return router.openapi(route, async (c) => {
     const deps = c.get('deps');
-    // Read from the raw request, not c.req.text(), which would keep the body cached on the context
-    // until the response: parsed and dropped before the first database wait, a megabyte body dies
-    // young (see bench/).
-    const batch = readBatch(deps, new Uint8Array(await c.req.raw.arrayBuffer()), c.req.header('x-companion-signature'));
+    // Bytes straight from the socket (http/body.ts), not c.req.text(), which would keep the body
+    // cached on the context until the response: parsed and dropped before the first database
+    // wait, a megabyte body dies young (see bench/).
+    const batch = readBatch(deps, await readBody(c, maxBodyBytes), c.req.header('x-companion-signature'));
     const source = c.req.header('x-companion-source') === 'durable-callback' ? 'callback' : 'generic_api';
     const { alertsFired, unpriced, ...counts } = await bookerOf(deps).book(batch, { source });
     for (const [result, n] of Object.entries(counts)) if (n > 0) deps.metrics.usageEvents.inc({ result }, n);

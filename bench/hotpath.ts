@@ -12,11 +12,21 @@
  *     array (ingest.ts BookingRows): C1 the service building them (CPU ms of this process), C2
  *     PostgreSQL decoding them, every column read (CPU ms of the server backend per call,
  *     /proc/<pid>/stat); both decode to the same rows (checked first).
+ *  D. the service reading a webhook body of the ingestion bench's size (1.1 MB) from the socket:
+ *     c.req.raw.arrayBuffer() behind hono's bodyLimit (a web ReadableStream; the path before) vs
+ *     http/body.ts readBody (Node's request into one buffer): CPU ms of this process (the
+ *     server) per request, the client a child process (bench/lib/post-client.ts).
  * Each round runs every variant of a measure once (BENCH_HOTPATH_ROUNDS, 15; median reported),
  * with the machine's busy cores minus this process and the backend as `others`.
  * Report: stdout + bench/results/hotpath.json.
  */
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { readBody } from '../service/src/http/body.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BookingRows, prepareUsage } from '../service/src/domain/usage/ingest.js';
@@ -165,11 +175,51 @@ async function main() {
       { name: 'unnest of array literals + json_array_elements', run: backend(`select ${read} from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) with ordinality as x(k, c, p, h, ki, u, f, t, m, g, pt, ct, tt, n, d, st, et, l, o) join json_array_elements($19::json) with ordinality as j(md, o) on j.o = x.o`, [...columns, r.metadataJson()]) },
     ], pid);
     say(`  bytes sent: JSON ${json.length}, array literals + metadata ${columns.reduce((a, c) => a + c.length, 0) + r.metadataJson().length}`);
-    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, serialise, recordset };
+    const body = await bodyRead(bodies[0]!.length);
+    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, serialise, recordset, body };
     writeFileSync(path.join(RESULTS, 'hotpath.json'), `${JSON.stringify(result, null, 2)}\n`);
     say('written bench/results/hotpath.json');
   } finally {
     await sql.end();
+  }
+}
+
+/** D: a hono app on @hono/node-server with both ways of reading a body; a child process posts. */
+async function bodyRead(size: number) {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const max = 10 * 1024 * 1024;
+  let sink = 0;
+  app.post('/web', bodyLimit({ maxSize: max }), async (c) => {
+    sink += new Uint8Array(await c.req.raw.arrayBuffer()).length;
+    return c.json({ ok: true });
+  });
+  app.post('/direct', async (c) => {
+    sink += (await readBody(c, max)).length;
+    return c.json({ ok: true });
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const { port } = server.address() as AddressInfo;
+  const child = fork(path.join(import.meta.dirname, 'lib', 'post-client.ts'), [String(size)], { execArgv: ['--import', 'tsx'] });
+  await new Promise<void>((r) => child.once('message', () => r()));
+  const PER_RUN = 20;
+  const posts = (route: string) => async () => {
+    const t = ownCpuMs();
+    child.send({ url: `http://127.0.0.1:${port}${route}`, n: PER_RUN });
+    await new Promise<void>((r) => child.once('message', () => r()));
+    return (ownCpuMs() - t) / PER_RUN;
+  };
+  try {
+    await posts('/web')();
+    await posts('/direct')();
+    return await compare(`D. the service reading a ${(size / 1e6).toFixed(1)} MB webhook body from the socket`, `server CPU ms per request (${PER_RUN} a run)`, [
+      { name: 'c.req.raw.arrayBuffer() + bodyLimit (before)', run: posts('/web') },
+      { name: 'http/body.ts readBody', run: posts('/direct') },
+    ]);
+  } finally {
+    child.send('exit');
+    server.close();
+    if (sink < 0) say(String(sink));
   }
 }
 

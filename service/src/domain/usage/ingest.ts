@@ -145,8 +145,9 @@ export function ingestUsage(deps: PeriodDeps, raws: unknown[], opts: IngestOptio
  * balances, states and key spend updated set-wise, threshold alerts evaluated.
  * Unknown keys are stored unattributed; malformed items are dead-lettered. Nothing is dropped.
  *
- * The hot path: every statement has constant text and one JSON parameter per row set
- * (json_to_recordset), so a 512-event batch is a handful of round trips (see bench/).
+ * The hot path: every statement has constant text and its row sets as parameters (the events as
+ * one array literal per column, BookingRows; smaller sets as JSON for json_to_recordset), so a
+ * 512-event batch is a handful of round trips (see bench/).
  */
 export async function bookUsage(deps: PeriodDeps, batch: UsageBatch, opts: IngestOptions): Promise<IngestResult> {
   return (await bookUsageGroup(deps, [batch], opts))[0]!;

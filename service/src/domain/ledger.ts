@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Queryable } from '../db/client.js';
 import { ledgerEntries, type LedgerKind } from '../db/schema/index.js';
 import { ApiError } from '../lib/errors.js';
+import { mayReachBpSql } from './balance.js';
 import { creditsText, MAX_TOPUP_MILLI } from './limits.js';
 
 export interface EntryInput {
@@ -126,10 +127,10 @@ export async function postEntry(tx: Queryable, e: EntryInput): Promise<PostedEnt
  * blocked when nothing remains, warned at or above `warnBp` basis points used, else ok.
  */
 export function creditStateSql(remaining: SQL, used: SQL, warnBp: number): SQL {
-  // numeric: basis points × (used + remaining) would overflow bigint for balances above ~10^12 credits
+  // past the first branch something remains, where mayReachBpSql is exactly percentUsedBp >= warnBp
   return sql`case
       when ${remaining} <= 0 then 'blocked'
-      when ${used}::numeric * 10000 >= ${warnBp}::numeric * (${used}::numeric + ${remaining}) then 'warned'
+      when ${mayReachBpSql(used, remaining, warnBp)} then 'warned'
       else 'ok' end`;
 }
 

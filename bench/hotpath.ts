@@ -16,12 +16,14 @@
  *     c.req.raw.arrayBuffer() behind hono's bodyLimit (a web ReadableStream; the path before) vs
  *     http/body.ts readBody (Node's request into one buffer): CPU ms of this process (the
  *     server) per request, the client a child process (bench/lib/post-client.ts).
+ *  E. the usage lookup's list of our keys (330 of 1000, with balances, on temporary tables): one
+ *     JSON object per key vs one JSON array per key: CPU ms of the server backend per call.
  * Each round runs every variant of a measure once (BENCH_HOTPATH_ROUNDS, 15; median reported),
  * with the machine's busy cores minus this process and the backend as `others`.
  * Report: stdout + bench/results/hotpath.json.
  */
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -175,8 +177,26 @@ async function main() {
       { name: 'unnest of array literals + json_array_elements', run: backend(`select ${read} from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) with ordinality as x(k, c, p, h, ki, u, f, t, m, g, pt, ct, tt, n, d, st, et, l, o) join json_array_elements($19::json) with ordinality as j(md, o) on j.o = x.o`, [...columns, r.metadataJson()]) },
     ], pid);
     say(`  bytes sent: JSON ${json.length}, array literals + metadata ${columns.reduce((a, c) => a + c.length, 0) + r.metadataJson().length}`);
+    // E. The usage lookup's list of our keys (ingest.ts bookUsageGroup), ~330 of 1000 keys with their
+    // balances, on temporary tables shaped like keys/balances (text ids, a unique token_hash).
+    await sql.unsafe(`create temp table e_keys (id text primary key, user_id text not null, token_hash text unique)`);
+    await sql.unsafe(`create temp table e_balances (user_id text primary key, period_used_milli bigint, monthly_milli bigint, prev_monthly_milli bigint, topup_milli bigint, period_start date, prev_period_start date, grace_until timestamptz)`);
+    await sql.unsafe(`insert into e_keys select 'key_' || g, 'usr_' || g, md5(g::text) || md5((g + 1)::text) from generate_series(1, 1000) g`);
+    await sql.unsafe(`insert into e_balances select 'usr_' || g, g * 1000, 10^9, 0, 0, date '2026-12-01', null, null from generate_series(1, 1000) g`);
+    await sql.unsafe('analyze e_keys; analyze e_balances');
+    const hashes = JSON.stringify(Array.from({ length: 330 }, (_, i) => i * 3 + 1).map((g) => createHash('md5').update(String(g)).digest('hex') + createHash('md5').update(String(g + 1)).digest('hex')));
+    const behind = `(b.period_start < date '2026-12-01' or (b.prev_period_start is not null and b.grace_until <= now()))`;
+    const fromKeys = `from e_keys k left join e_balances b on b.user_id = k.user_id where k.token_hash in (select json_array_elements_text($1::json))`;
+    const keysAsObjects = `select json_agg(json_build_object('id', k.id, 'user_id', k.user_id, 'token_hash', k.token_hash, 'used', coalesce(b.period_used_milli, 0), 'remaining', coalesce(b.monthly_milli + b.prev_monthly_milli + b.topup_milli, 0), 'behind', ${behind})) as v ${fromKeys}`;
+    const keysAsArrays = `select json_agg(json_build_array(k.id, k.user_id, k.token_hash, coalesce(b.period_used_milli, 0), coalesce(b.monthly_milli + b.prev_monthly_milli + b.topup_milli, 0), ${behind})) as v ${fromKeys}`;
+    const [o] = await sql.unsafe<{ v: unknown[] }[]>(keysAsObjects, [hashes]);
+    if (o!.v.length !== 330) throw new Error('lookup: not the 330 keys asked for');
+    const lookup = await compare('E. the usage lookup listing 330 of 1000 keys with their balances', 'backend CPU ms per call (30 calls a run)', [
+      { name: 'json_build_object per key (before)', run: backend(keysAsObjects, [hashes]) },
+      { name: 'json_build_array per key', run: backend(keysAsArrays, [hashes]) },
+    ], pid);
     const body = await bodyRead(bodies[0]!.length);
-    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, serialise, recordset, body };
+    const result = { at: new Date().toISOString(), machine: machine(version), method: 'see bench/hotpath.ts', rounds: ROUNDS, parse, scaled, serialise, recordset, lookup, body };
     writeFileSync(path.join(RESULTS, 'hotpath.json'), `${JSON.stringify(result, null, 2)}\n`);
     say('written bench/results/hotpath.json');
   } finally {

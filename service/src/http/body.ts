@@ -5,11 +5,10 @@ import { ApiError } from '../lib/errors.js';
 /**
  * The request body as bytes, at most `maxBytes` (else 413 payload_too_large). On
  * @hono/node-server (c.env.incoming) it is read straight from Node's IncomingMessage into one
- * buffer sized by Content-Length: about 0.27x the CPU of c.req.raw.arrayBuffer(), which goes
- * through a web ReadableStream (3.2 against 0.86 ms for a 1.1 MB webhook batch; bench/README.md,
- * issue 17). A larger declared Content-Length is refused before anything is read; a chunked body
- * as soon as it passes the limit, and its connection is closed once the 413 is sent (the rest is
- * never read). Elsewhere (app.request in tests, other runtimes) the web body is read and checked
+ * buffer sized by Content-Length: 0.25–0.47x the CPU of c.req.raw.arrayBuffer(), which goes
+ * through a web ReadableStream, for a 1.1 MB webhook batch (`npm run bench -- hotpath`, part D).
+ * A larger declared Content-Length is refused before anything is read; a chunked body as soon as
+ * it passes the limit, and its connection is closed once the 413 is sent (the rest is never read). Elsewhere (app.request in tests, other runtimes) the web body is read and checked
  * the same way.
  */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {

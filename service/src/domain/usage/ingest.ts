@@ -58,7 +58,7 @@ interface Lookup {
   thresholds: number[] | null;
   /**
    * Our keys among the batch's hashes, with their person's balance as it was at the start:
-   * [id, user_id, token_hash, used, remaining, behind] (arrays: 0.8x the server's CPU of objects).
+   * [id, user_id, token_hash, used, remaining, behind] (arrays: 0.75x the server's CPU of objects, hotpath E).
    */
   keys: [string, string, string, number, number, boolean][] | null;
   recovered: { key_hash: string; provider_id: string }[] | null;

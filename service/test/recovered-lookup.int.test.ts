@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../src/db/client.js';
 import { recoveredSql } from '../src/domain/usage/ingest.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { readFrom } from './support/plan.js';
 
 /**
  * Every webhook batch asks which of its calls the reconciler already booked (recoveredSql). The
@@ -27,28 +28,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => database.close());
 
-interface PlanNode {
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  'Rows Removed by Filter'?: number;
-  'Rows Removed by Index Recheck'?: number;
-  Plans?: PlanNode[];
-}
-
-/**
- * What the plan read from usage_events (its scans and index scans), from EXPLAIN ANALYZE: rows
- * returned or filtered out, and scan loops (rows are per loop, rounded: a probe that finds
- * nothing shows 0 rows, one loop).
- */
-function readOf(n: PlanNode): { rows: number; loops: number } {
-  const mine = n['Relation Name'] === 'usage_events' || n['Index Name']?.startsWith('usage_');
-  const loops = mine ? (n['Actual Loops'] ?? 1) : 0;
-  const rowsRead = mine ? ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0) + (n['Rows Removed by Index Recheck'] ?? 0)) * loops : 0;
-  return (n.Plans ?? []).map(readOf).reduce((a, c) => ({ rows: a.rows + c.rows, loops: a.loops + c.loops }), { rows: rowsRead, loops });
-}
-
 describe('the recovered-call probe of a batch', () => {
   // 60 probes: 10 recovered calls with their own key, 10 recovered ids under another key, 10 live
   // (not recovered) calls, 30 ids never stored; one pair twice
@@ -68,10 +47,7 @@ describe('the recovered-call probe of a batch', () => {
   });
 
   it(`reads about one index entry per probe, not the ${STORED.toLocaleString('en')} stored calls`, async () => {
-    const [r] = await rows<{ plan: unknown }>(database.db, sql`explain (analyze, format json) select ${recoveredSql(probes)}`);
-    const raw = (r as unknown as Record<string, unknown>)['QUERY PLAN'] ?? Object.values(r as object)[0];
-    const plan = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
-    const read = readOf(plan[0]!.Plan);
+    const read = await readFrom(database.db, 'usage_events', sql`select ${recoveredSql(probes)}`);
     expect(read.loops).toBeGreaterThan(0); // it did look
     expect(read.rows).toBeLessThanOrEqual(2 * probes.length);
   });

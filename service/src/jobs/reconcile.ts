@@ -1,7 +1,8 @@
-import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
-import { rows } from '../db/client.js';
+import { desc, eq, sql } from 'drizzle-orm';
+import { ArrayColumn } from '../db/arrays.js';
+import { rows, type Queryable } from '../db/client.js';
 import type { Deps } from '../deps.js';
-import { keys, reconciliationRuns, usageEvents } from '../db/schema/index.js';
+import { keys, reconciliationRuns } from '../db/schema/index.js';
 import { desiredBudgetNano } from '../domain/keys.js';
 import { currentFactorMicro } from '../domain/factor.js';
 import { maxBudgetNano, nanoToUsdText, usdToNano } from '../domain/money.js';
@@ -145,7 +146,7 @@ async function compare(
   const litellmNano = usdToNano(info.spend);
   if (litellmNano - booked > TOLERANCE_NANO) {
     refreshed = true;
-    ({ recovered, inDelivery } = await recoverMissing(deps, key.token_hash, ctx.startedAt, ctx.grace, ctx.lookbackDays));
+    ({ recovered, inDelivery } = await recoverMissing(deps, key.user_id, key.token_hash, ctx.startedAt, ctx.grace, ctx.lookbackDays));
     const [fresh] = await deps.db.select({ spend: keys.spendNano }).from(keys).where(eq(keys.id, key.id));
     booked = fresh!.spend;
     if (recovered > 0) items.push({ ...base, action: 'recovered', detail: `${recovered} call(s) LiteLLM billed were missing; booked now` });
@@ -177,6 +178,32 @@ async function compare(
   return recovered;
 }
 
+/**
+ * The key's booked calls among these LiteLLM request ids (as our provider id or call id). Read
+ * through the person's (user_id, start_time) index from `since` on (the spend logs asked for start
+ * after it; a call's usage event has the start time LiteLLM logged), plus calls without a start
+ * time and calls booked before the key was ours (unattributed, usage_unattributed_idx), so a
+ * reconciliation reads one person's recent calls, not the whole table: matching on key_hash
+ * alone, which no index covers, read every usage event for every key that had a gap
+ * (reconcile-scan.int.test.ts). The ids go as two array parameters, however many there are (one
+ * bind parameter each would pass PostgreSQL's 65,535 limit at 16,384 billed rows).
+ */
+async function bookedAmong(db: Queryable, userId: string, hash: string, ids: string[], since: Date) {
+  const found = await rows<{ provider_id: string | null; litellm_call_id: string | null; cost_nano: string }>(db, bookedAmongSql(userId, hash, ids, since));
+  return found.map((r) => ({ providerId: r.provider_id, callId: r.litellm_call_id, costNano: Number(r.cost_nano) }));
+}
+
+/** bookedAmong's statement. (Exported for its test.) */
+export function bookedAmongSql(userId: string, hash: string, ids: string[], since: Date) {
+  const list = new ArrayColumn();
+  for (const id of ids) list.text(id);
+  return sql`select u.provider_id, u.litellm_call_id, u.cost_nano
+        from usage_events u
+        where u.key_hash = ${hash}
+          and (u.provider_id = any(${list.literal()}::text[]) or u.litellm_call_id = any(${list.literal()}::text[]))
+          and ((u.user_id = ${userId} and (u.start_time >= ${since.toISOString()}::timestamptz or u.start_time is null)) or u.user_id is null)`;
+}
+
 /** Spend-log rows read per key per cycle at most (/spend/logs/v2, 1,000 a page): a bound, not a cut. */
 const MAX_LOG_PAGES = 20;
 
@@ -185,7 +212,7 @@ const MAX_LOG_PAGES = 20;
  * grace window (a younger one may still be on its way through the callback). Returns how many
  * were booked, and the nano-USD of the younger ones not booked yet (delivery under way).
  */
-async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<{ recovered: number; inDelivery: number }> {
+async function recoverMissing(deps: Deps, userId: string, hash: string, now: Date, graceMs: number, lookbackDays: number): Promise<{ recovered: number; inDelivery: number }> {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   // /spend/logs returns the newest 10,000 rows only (x-litellm-spend-logs-truncated); v2 pages.
   const logs: SpendLog[] = [];
@@ -207,10 +234,7 @@ async function recoverMissing(deps: Deps, hash: string, now: Date, graceMs: numb
   // and has no row of its own; billed retry attempts have their own `<id>-attempt-N` rows, matched
   // like any other call by their ids.
   const lookup = [...ids, ...ids.map((id) => `${id}${BILLED_SUFFIX}`)];
-  const known = await deps.db
-    .select({ providerId: usageEvents.providerId, callId: usageEvents.litellmCallId, costNano: usageEvents.costNano })
-    .from(usageEvents)
-    .where(and(eq(usageEvents.keyHash, hash), or(inArray(usageEvents.providerId, lookup), inArray(usageEvents.litellmCallId, lookup))));
+  const known = await bookedAmong(deps.db, userId, hash, lookup, new Date(now.getTime() - (lookbackDays + 1) * 86_400_000));
   const seen = new Set(known.flatMap((k) => [k.providerId, k.callId]));
   const supplemented = new Map<string, number>();
   for (const k of known) {

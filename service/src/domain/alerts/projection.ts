@@ -15,16 +15,25 @@ export function projectExhaustion(now: Date, remainingMilli: number, usedInWindo
   return new Date(now.getTime() + msLeft);
 }
 
+/**
+ * Credits debited per person by usage that happened in the burn window (by start time; received
+ * time for a call without one). A billed failure is debited like a success and counts; a free one
+ * debits 0. Written as two ranges of usage_user_time_idx (user_id, start_time), so a /me view
+ * reads the window's calls, not the person's whole history (`coalesce(start_time, created_at)`
+ * could not use the index: portal-burn.int.test.ts).
+ */
 export async function usedInWindow(q: Queryable, userIds: string[], now: Date): Promise<Map<string, number>> {
   if (userIds.length === 0) return new Map();
-  const since = new Date(now.getTime() - BURN_WINDOW_DAYS * 86_400_000);
-  const list = await rows<{ user_id: string; milli: string }>(
-    q,
-    sql`select user_id, sum(debit_milli) as milli from usage_events
-        where user_id in ${userIds} and status = 'success'
-          and coalesce(start_time, created_at) >= ${since.toISOString()}::timestamptz
-          and coalesce(start_time, created_at) <= ${now.toISOString()}::timestamptz
-        group by user_id`,
-  );
+  const list = await rows<{ user_id: string; milli: string }>(q, usedInWindowSql(userIds, now));
   return new Map(list.map((r) => [r.user_id, Number(r.milli)]));
+}
+
+/** usedInWindow's statement. (Exported for its test.) */
+export function usedInWindowSql(userIds: string[], now: Date) {
+  const since = sql`${new Date(now.getTime() - BURN_WINDOW_DAYS * 86_400_000).toISOString()}::timestamptz`;
+  const until = sql`${now.toISOString()}::timestamptz`;
+  return sql`select user_id, sum(debit_milli) as milli from usage_events
+      where user_id in ${userIds}
+        and ((start_time >= ${since} and start_time <= ${until}) or (start_time is null and created_at >= ${since} and created_at <= ${until}))
+      group by user_id`;
 }

@@ -152,12 +152,18 @@ async function main() {
 
   const windows = L.perWindow.map((w, i) => {
     const s = w.wallMs / 1000, l = [...w.latencies].sort((a, b) => a - b);
+    const cpu = cpuCores(cpuEdges[i], cpuEdges[i + 1]), eps = Math.round(w.accepted / s);
     return {
       seconds: +s.toFixed(2),
       batches: w.batches,
-      eventsPerSecBooked: Math.round(w.accepted / s),
+      eventsPerSecBooked: eps,
       latencyMs: { p50: r1(pct(l, 50)), p99: r1(pct(l, 99)), max: r1(l.at(-1) ?? NaN) },
-      cpu: cpuCores(cpuEdges[i], cpuEdges[i + 1]),
+      cpu,
+      /**
+       * Per window, so a run shows its host drifting: the same code's CPU per event moved 52 → 73 ms
+       * (service) within minutes on one VM, with others at 0 (bench/README.md, session 9).
+       */
+      cpuMsPer1000Events: cpu && eps ? { service: Math.round((cpu.serviceCores * 1e6) / eps), postgres: Math.round((cpu.postgresCores * 1e6) / eps) } : null,
     };
   });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -253,7 +259,7 @@ function print(r: any) {
 ──────── ingestion benchmark ────────
 machine   ${m.nproc} CPU (${m.cpuModel}), ${m.totalMemoryMb} MB RAM, Node ${m.node}, PostgreSQL ${m.postgres}
 method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.method.duplicatesPerBatch} re-sent duplicates), ${r.method.concurrency} in flight, ${r.method.windows} back-to-back windows of ${r.method.seconds} s after ${r.method.warmupEvents} warm-up events, ~${r.method.avgEventBytes} B/event
-${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}`).join('\n')}
+${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}; CPU per 1000 events service ${w.cpuMsPer1000Events?.service ?? 'n/a'} ms, postgres ${w.cpuMsPer1000Events?.postgres ?? 'n/a'} ms`).join('\n')}
 summary   ${S.eventsPerSecBooked.median} events/s booked (median of ${S.windows}; range ${S.eventsPerSecBooked.min}–${S.eventsPerSecBooked.max}), batch p99 median ${S.p99BatchLatencyMs.median} ms (range ${S.p99BatchLatencyMs.min}–${S.p99BatchLatencyMs.max})
 limit     bare COPY of the same rows (usage_events + ledger_entries, same indexes, 1 connection, 1 commit per ${r.bareLimit.batchSize}): ${r.bareLimit.eventsPerSec} events/s (median of ${r.bareLimit.runs.map((x: any) => x.eventsPerSec).join(', ')}; others ${r.bareLimit.cpu?.otherProcessesCores ?? 'n/a'} cores meanwhile)
 ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms

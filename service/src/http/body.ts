@@ -8,8 +8,8 @@ import { ApiError } from '../lib/errors.js';
  * buffer sized by Content-Length: 0.25–0.47x the CPU of c.req.raw.arrayBuffer(), which goes
  * through a web ReadableStream, for a 1.1 MB webhook batch (`npm run bench -- hotpath`, part D).
  * A larger declared Content-Length is refused before anything is read; a chunked body as soon as
- * it passes the limit, and its connection is closed once the 413 is sent (the rest is never read). Elsewhere (app.request in tests, other runtimes) the web body is read and checked
- * the same way.
+ * it passes the limit, and its connection is closed once the 413 is sent (the rest is never read).
+ * Elsewhere (app.request in tests, other runtimes) the web body is read and checked the same way.
  */
 export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new ApiError('payload_too_large', `body is larger than ${maxBytes} bytes`);

@@ -181,7 +181,11 @@ async function compare(
 /**
  * The key's booked calls among these LiteLLM request ids (as our provider id or call id). Read
  * through the person's (user_id, start_time) index from `since` on (the spend logs asked for start
- * after it; a call's usage event has the start time LiteLLM logged), plus calls without a start
+ * after it; a call's usage event has the start time LiteLLM logged: the spend-log row and the
+ * callback's payload take the call's one start_time, litellm/proxy/spend_tracking/
+ * spend_tracking_utils.py:get_logging_payload `startTime=_ensure_datetime_utc(start_time)` and
+ * litellm/litellm_core_utils/litellm_logging.py:get_standard_logging_object_payload
+ * `start_time.timestamp()`, in the pinned version), plus calls without a start
  * time and calls booked before the key was ours (unattributed, usage_unattributed_idx), so a
  * reconciliation reads one person's recent calls, not the whole table: matching on key_hash
  * alone, which no index covers, read every usage event for every key that had a gap
@@ -195,12 +199,13 @@ async function bookedAmong(db: Queryable, userId: string, hash: string, ids: str
 
 /** bookedAmong's statement. (Exported for its test.) */
 export function bookedAmongSql(userId: string, hash: string, ids: string[], since: Date) {
-  const list = new ArrayColumn();
-  for (const id of ids) list.text(id);
+  const column = new ArrayColumn();
+  for (const id of ids) column.text(id);
+  const list = column.literal();
   return sql`select u.provider_id, u.litellm_call_id, u.cost_nano
         from usage_events u
         where u.key_hash = ${hash}
-          and (u.provider_id = any(${list.literal()}::text[]) or u.litellm_call_id = any(${list.literal()}::text[]))
+          and (u.provider_id = any(${list}::text[]) or u.litellm_call_id = any(${list}::text[]))
           and ((u.user_id = ${userId} and (u.start_time >= ${since.toISOString()}::timestamptz or u.start_time is null)) or u.user_id is null)`;
 }
 

@@ -174,7 +174,7 @@ async function main() {
   t = performance.now();
   const cpuBare0 = snap();
   const bareSql = connectNoDelay(dbUrl, 1);
-  const bare: BareLimit = await bareInsertLimit(bareSql, Math.max(params.batchSize, Math.round(medianWindow.eventsPerSecBooked * medianWindow.seconds)), params.batchSize);
+  const bare: BareLimit = await bareInsertLimit(bareSql, Math.max(params.batchSize, Math.round(medianWindow.eventsPerSecBooked * medianWindow.seconds)), params.batchSize, 3, () => snap().postgres);
   const bareCpu = cpuCores(cpuBare0, snap());
   await bareSql.end({ timeout: 2 });
   foreign.stop();
@@ -185,6 +185,18 @@ async function main() {
   const lat = [...L.latencies].sort((a, b) => a - b);
   const cpu = cpuCores(cpuStart, cpuEnd);
   const R0 = { eventsPerSecBooked: L.totals.accepted / wallS };
+  const cpuPer1000 = cpu && { service: Math.round((cpu.serviceCores * 1e6) / R0.eventsPerSecBooked), postgres: Math.round((cpu.postgresCores * 1e6) / R0.eventsPerSecBooked) };
+  const nproc = machine(pgVersion).nproc;
+  /**
+   * What the CPU per event allows with every core busy (CPU ms per 1000 events = CPU µs per event;
+   * nproc × 10^6 µs per second ÷ that): at this run's service + PostgreSQL cost, and at the
+   * service's cost plus only what bare COPY cost PostgreSQL for the same rows (the most any booking
+   * by this service could reach on this host, however cheap its SQL). Bounds, not measurements.
+   */
+  const ceiling = (perEventUs: number) => ({ eventsPerSec: Math.round((nproc * 1e6) / perEventUs), ofBareLimit: +((nproc * 1e6) / perEventUs / bare.eventsPerSec).toFixed(2) });
+  const ceilings = cpuPer1000 && bare.postgresCpuMsPer1000Events
+    ? { nproc, atThisRun: ceiling(cpuPer1000.service + cpuPer1000.postgres), withBareCopyPostgres: ceiling(cpuPer1000.service + bare.postgresCpuMsPer1000Events) }
+    : null;
   const result = {
     at: new Date().toISOString(),
     machine: machine(pgVersion),
@@ -208,7 +220,8 @@ async function main() {
       ratioToBareLimit: +(median(eps) / bare.eventsPerSec).toFixed(2),
       cpuCores: cpu && { service: cpu.serviceCores, postgres: cpu.postgresCores, loadGenerator: cpu.loadGeneratorCores, others: cpu.otherProcessesCores },
       /** CPU milliseconds per 1000 events booked over all windows (on a busy host, sharing inflates it too). */
-      cpuMsPer1000Events: cpu && { service: Math.round((cpu.serviceCores * 1e6) / R0.eventsPerSecBooked), postgres: Math.round((cpu.postgresCores * 1e6) / R0.eventsPerSecBooked) },
+      cpuMsPer1000Events: cpuPer1000,
+      ceilings,
       peakRssMb: MB(rss.peak()),
     },
     windows,
@@ -262,8 +275,9 @@ method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.metho
 ${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}; CPU per 1000 events service ${w.cpuMsPer1000Events?.service ?? 'n/a'} ms, postgres ${w.cpuMsPer1000Events?.postgres ?? 'n/a'} ms`).join('\n')}
 summary   ${S.eventsPerSecBooked.median} events/s booked (median of ${S.windows}; range ${S.eventsPerSecBooked.min}–${S.eventsPerSecBooked.max}), batch p99 median ${S.p99BatchLatencyMs.median} ms (range ${S.p99BatchLatencyMs.min}–${S.p99BatchLatencyMs.max})
 limit     bare COPY of the same rows (usage_events + ledger_entries, same indexes, 1 connection, 1 commit per ${r.bareLimit.batchSize}): ${r.bareLimit.eventsPerSec} events/s (median of ${r.bareLimit.runs.map((x: any) => x.eventsPerSec).join(', ')}; others ${r.bareLimit.cpu?.otherProcessesCores ?? 'n/a'} cores meanwhile)
-ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms
-all       ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates; ${R.eventsPerSecBooked} events/s, p99 ${R.latencyMs.p99} ms, ${R.mbPerSec} MB/s
+ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms; bare COPY: postgres ${r.bareLimit.postgresCpuMsPer1000Events ?? 'n/a'} ms
+${S.ceilings ? `ceiling   ${S.ceilings.nproc} cores all busy: ${S.ceilings.atThisRun.eventsPerSec} events/s at this run's CPU per event (${S.ceilings.atThisRun.ofBareLimit} of the limit; the median window reached ${+(S.eventsPerSecBooked.median / S.ceilings.atThisRun.eventsPerSec).toFixed(2)} of it); ${S.ceilings.withBareCopyPostgres.eventsPerSec} events/s (${S.ceilings.withBareCopyPostgres.ofBareLimit} of the limit) were PostgreSQL's share only what bare COPY cost it
+` : ''}all       ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates; ${R.eventsPerSecBooked} events/s, p99 ${R.latencyMs.p99} ms, ${R.mbPerSec} MB/s
 RSS       before ${R.rssMb.beforeLoad} MB, peak ${R.rssMb.peakOverall} MB, final ${R.rssMb.final} MB
 CPU       ${cpuLine(R.cpu)}${R.cpu && R.cpu.otherProcessesCores > 0.2 ? `\n          WARNING: other processes used ${R.cpu.otherProcessesCores} cores during the windows: numbers are pessimistic` : ''}
 checks`);

@@ -10,7 +10,12 @@
  */
 import type { Sql } from './db.js';
 
-export interface BareRun { seconds: number; eventsPerSec: number }
+export interface BareRun {
+  seconds: number;
+  eventsPerSec: number;
+  /** CPU milliseconds all PostgreSQL processes used per 1000 events during the run (with `postgresCpu`). */
+  postgresCpuMsPer1000Events?: number;
+}
 export interface BareLimit {
   events: number;
   batchSize: number;
@@ -18,6 +23,8 @@ export interface BareLimit {
   runs: BareRun[];
   /** Median of the runs. */
   eventsPerSec: number;
+  /** The median run's PostgreSQL CPU milliseconds per 1000 events (with `postgresCpu`): what these rows cost the server at the least. */
+  postgresCpuMsPer1000Events?: number;
 }
 
 const TABLES = ['usage_events', 'ledger_entries'] as const;
@@ -44,9 +51,10 @@ async function copyIn(sql: Sql, table: string, data: Buffer): Promise<void> {
 /**
  * `events` booked events (the first by id: warm-up and window rows, all attributed and billed)
  * and their ledger entries, copied `repeats` times into fresh `bare_*` tables. The caller's
- * service must be idle meanwhile.
+ * service must be idle meanwhile. `postgresCpu`: CPU seconds used so far by the PostgreSQL
+ * processes, read at the edges of each run (the checkpoint before it is outside).
  */
-export async function bareInsertLimit(sql: Sql, events: number, batchSize: number, repeats = 3): Promise<BareLimit> {
+export async function bareInsertLimit(sql: Sql, events: number, batchSize: number, repeats = 3, postgresCpu?: () => number): Promise<BareLimit> {
   const usage = await copyLines(sql, `select * from usage_events order by id limit ${events}`);
   const ledger = await copyLines(sql, `select l.* from ledger_entries l join (select id from usage_events order by id limit ${events}) u
     on l.usage_event_id = u.id order by l.usage_event_id`);
@@ -62,6 +70,7 @@ export async function bareInsertLimit(sql: Sql, events: number, batchSize: numbe
     for (let r = 0; r < repeats; r++) {
       for (const t of TABLES) await conn.unsafe(`drop table if exists bare_${t}; create table bare_${t} (like ${t} including all)`);
       await conn.unsafe('checkpoint'); // start each run from the same WAL state
+      const cpu0 = postgresCpu?.();
       const t0 = performance.now();
       for (const [u, l] of batches) {
         await conn.unsafe('begin');
@@ -70,7 +79,8 @@ export async function bareInsertLimit(sql: Sql, events: number, batchSize: numbe
         await conn.unsafe('commit');
       }
       const seconds = (performance.now() - t0) / 1000;
-      runs.push({ seconds: +seconds.toFixed(2), eventsPerSec: Math.round(events / seconds) });
+      const cpuMs = cpu0 === undefined ? undefined : (postgresCpu!() - cpu0) * 1000;
+      runs.push({ seconds: +seconds.toFixed(2), eventsPerSec: Math.round(events / seconds), ...(cpuMs === undefined ? {} : { postgresCpuMsPer1000Events: Math.round((cpuMs * 1000) / events) }) });
     }
     const [n] = await conn.unsafe<{ u: string; l: string; ou: string; ol: string }[]>(`select
       (select count(*) from pg_indexes where tablename = 'bare_usage_events') as u, (select count(*) from pg_indexes where tablename = 'bare_ledger_entries') as l,
@@ -81,6 +91,6 @@ export async function bareInsertLimit(sql: Sql, events: number, batchSize: numbe
   } finally {
     conn.release();
   }
-  const sorted = runs.map((r) => r.eventsPerSec).sort((a, b) => a - b);
-  return { events, batchSize, indexes, runs, eventsPerSec: sorted[Math.floor(sorted.length / 2)]! };
+  const mid = [...runs].sort((a, b) => a.eventsPerSec - b.eventsPerSec)[Math.floor(runs.length / 2)]!;
+  return { events, batchSize, indexes, runs, eventsPerSec: mid.eventsPerSec, postgresCpuMsPer1000Events: mid.postgresCpuMsPer1000Events };
 }

@@ -179,7 +179,7 @@ async function main() {
   await bareSql.end({ timeout: 2 });
   foreign.stop();
   await foreignSql.end({ timeout: 2 });
-  console.log(`bench: bare COPY limit ${bare.eventsPerSec} events/s (runs ${bare.runs.map((r) => r.eventsPerSec).join(', ')}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(`bench: bare COPY limit ${bare.eventsPerSec} events/s (runs ${bare.runs.map((r) => r.eventsPerSec).join(', ')}), multi-row INSERT ${bare.multiRowInsert.eventsPerSec} (runs ${bare.multiRowInsert.runs.map((r) => r.eventsPerSec).join(', ')}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const wallS = L.wallMs / 1000;
   const lat = [...L.latencies].sort((a, b) => a - b);
@@ -218,6 +218,8 @@ async function main() {
       bareCopyLimitEventsPerSec: bare.eventsPerSec,
       /** Median window's events/s ÷ the bare COPY limit measured in this run. */
       ratioToBareLimit: +(median(eps) / bare.eventsPerSec).toFixed(2),
+      /** The same ÷ the same rows written by multi-row INSERT … VALUES (informative; the target is COPY's). */
+      ratioToMultiRowInsert: +(median(eps) / bare.multiRowInsert.eventsPerSec).toFixed(2),
       cpuCores: cpu && { service: cpu.serviceCores, postgres: cpu.postgresCores, loadGenerator: cpu.loadGeneratorCores, others: cpu.otherProcessesCores },
       /** CPU milliseconds per 1000 events booked over all windows (on a busy host, sharing inflates it too). */
       cpuMsPer1000Events: cpuPer1000,
@@ -225,7 +227,7 @@ async function main() {
       peakRssMb: MB(rss.peak()),
     },
     windows,
-    bareLimit: { ...bare, method: 'usage_events + ledger_entries rows of the run, COPY FROM STDIN into LIKE … INCLUDING ALL copies, one connection, one transaction per batch; median of the runs', cpu: bareCpu },
+    bareLimit: { ...bare, method: 'usage_events + ledger_entries rows of the run, COPY FROM STDIN into LIKE … INCLUDING ALL copies, one connection, one transaction per batch; median of the runs; multiRowInsert: the same rows by INSERT … VALUES, one statement per table per batch, runs interleaved with COPY', cpu: bareCpu },
     results: {
       windowSeconds: +wallS.toFixed(2),
       batches: L.totals.batches,
@@ -275,6 +277,7 @@ method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.metho
 ${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}; CPU per 1000 events service ${w.cpuMsPer1000Events?.service ?? 'n/a'} ms, postgres ${w.cpuMsPer1000Events?.postgres ?? 'n/a'} ms`).join('\n')}
 summary   ${S.eventsPerSecBooked.median} events/s booked (median of ${S.windows}; range ${S.eventsPerSecBooked.min}–${S.eventsPerSecBooked.max}), batch p99 median ${S.p99BatchLatencyMs.median} ms (range ${S.p99BatchLatencyMs.min}–${S.p99BatchLatencyMs.max})
 limit     bare COPY of the same rows (usage_events + ledger_entries, same indexes, 1 connection, 1 commit per ${r.bareLimit.batchSize}): ${r.bareLimit.eventsPerSec} events/s (median of ${r.bareLimit.runs.map((x: any) => x.eventsPerSec).join(', ')}; others ${r.bareLimit.cpu?.otherProcessesCores ?? 'n/a'} cores meanwhile)
+          the same rows by multi-row INSERT … VALUES, runs interleaved: ${r.bareLimit.multiRowInsert.eventsPerSec} events/s (median of ${r.bareLimit.multiRowInsert.runs.map((x: any) => x.eventsPerSec).join(', ')}), postgres ${r.bareLimit.multiRowInsert.postgresCpuMsPer1000Events ?? 'n/a'} CPU ms per 1000 events; ratio to it ${S.ratioToMultiRowInsert}
 ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms; bare COPY: postgres ${r.bareLimit.postgresCpuMsPer1000Events ?? 'n/a'} ms
 ${S.ceilings ? `ceiling   ${S.ceilings.nproc} cores all busy: ${S.ceilings.atThisRun.eventsPerSec} events/s at this run's CPU per event (${S.ceilings.atThisRun.ofBareLimit} of the limit; the median window reached ${+(S.eventsPerSecBooked.median / S.ceilings.atThisRun.eventsPerSec).toFixed(2)} of it); ${S.ceilings.withBareCopyPostgres.eventsPerSec} events/s (${S.ceilings.withBareCopyPostgres.ofBareLimit} of the limit) were PostgreSQL's share only what bare COPY cost it
 ` : ''}all       ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates; ${R.eventsPerSecBooked} events/s, p99 ${R.latencyMs.p99} ms, ${R.mbPerSec} MB/s

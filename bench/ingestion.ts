@@ -174,7 +174,7 @@ async function main() {
   t = performance.now();
   const cpuBare0 = snap();
   const bareSql = connectNoDelay(dbUrl, 1);
-  const bare: BareLimit = await bareInsertLimit(bareSql, Math.max(params.batchSize, Math.round(medianWindow.eventsPerSecBooked * medianWindow.seconds)), params.batchSize, 3, () => snap().postgres);
+  const bare: BareLimit = await bareInsertLimit(bareSql, Math.max(params.batchSize, Math.round(medianWindow.eventsPerSecBooked * medianWindow.seconds)), params.batchSize, () => snap().postgres);
   const bareCpu = cpuCores(cpuBare0, snap());
   await bareSql.end({ timeout: 2 });
   foreign.stop();
@@ -186,7 +186,8 @@ async function main() {
   const cpu = cpuCores(cpuStart, cpuEnd);
   const R0 = { eventsPerSecBooked: L.totals.accepted / wallS };
   const cpuPer1000 = cpu && { service: Math.round((cpu.serviceCores * 1e6) / R0.eventsPerSecBooked), postgres: Math.round((cpu.postgresCores * 1e6) / R0.eventsPerSecBooked) };
-  const nproc = machine(pgVersion).nproc;
+  const host = machine(pgVersion);
+  const nproc = host.nproc;
   /**
    * What the CPU per event allows with every core busy (CPU ms per 1000 events = CPU µs per event;
    * nproc × 10^6 µs per second ÷ that): at this run's service + PostgreSQL cost, and at the
@@ -194,12 +195,10 @@ async function main() {
    * by this service could reach on this host, however cheap its SQL). Bounds, not measurements.
    */
   const ceiling = (perEventUs: number) => ({ eventsPerSec: Math.round((nproc * 1e6) / perEventUs), ofBareLimit: +((nproc * 1e6) / perEventUs / bare.eventsPerSec).toFixed(2) });
-  const ceilings = cpuPer1000 && bare.postgresCpuMsPer1000Events
-    ? { nproc, atThisRun: ceiling(cpuPer1000.service + cpuPer1000.postgres), withBareCopyPostgres: ceiling(cpuPer1000.service + bare.postgresCpuMsPer1000Events) }
-    : null;
+  const ceilings = cpuPer1000 && { nproc, atThisRun: ceiling(cpuPer1000.service + cpuPer1000.postgres), withBareCopyPostgres: ceiling(cpuPer1000.service + bare.postgresCpuMsPer1000Events) };
   const result = {
     at: new Date().toISOString(),
-    machine: machine(pgVersion),
+    machine: host,
     method: {
       ...params,
       duplicatesPerBatch: Math.round(params.batchSize * params.dupRatio),
@@ -277,8 +276,8 @@ method    ${r.method.people} people, batches of ${r.method.batchSize} (${r.metho
 ${r.windows.map((w: any, i: number) => `window ${i + 1}  ${w.seconds} s: ${w.eventsPerSecBooked} events/s booked, batch p50 ${w.latencyMs.p50} ms, p99 ${w.latencyMs.p99} ms, max ${w.latencyMs.max} ms; cores ${cpuLine(w.cpu)}; CPU per 1000 events service ${w.cpuMsPer1000Events?.service ?? 'n/a'} ms, postgres ${w.cpuMsPer1000Events?.postgres ?? 'n/a'} ms`).join('\n')}
 summary   ${S.eventsPerSecBooked.median} events/s booked (median of ${S.windows}; range ${S.eventsPerSecBooked.min}–${S.eventsPerSecBooked.max}), batch p99 median ${S.p99BatchLatencyMs.median} ms (range ${S.p99BatchLatencyMs.min}–${S.p99BatchLatencyMs.max})
 limit     bare COPY of the same rows (usage_events + ledger_entries, same indexes, 1 connection, 1 commit per ${r.bareLimit.batchSize}): ${r.bareLimit.eventsPerSec} events/s (median of ${r.bareLimit.runs.map((x: any) => x.eventsPerSec).join(', ')}; others ${r.bareLimit.cpu?.otherProcessesCores ?? 'n/a'} cores meanwhile)
-          the same rows by multi-row INSERT … VALUES, runs interleaved: ${r.bareLimit.multiRowInsert.eventsPerSec} events/s (median of ${r.bareLimit.multiRowInsert.runs.map((x: any) => x.eventsPerSec).join(', ')}), postgres ${r.bareLimit.multiRowInsert.postgresCpuMsPer1000Events ?? 'n/a'} CPU ms per 1000 events; ratio to it ${S.ratioToMultiRowInsert}
-ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms; bare COPY: postgres ${r.bareLimit.postgresCpuMsPer1000Events ?? 'n/a'} ms
+          the same rows by multi-row INSERT … VALUES, runs interleaved: ${r.bareLimit.multiRowInsert.eventsPerSec} events/s (median of ${r.bareLimit.multiRowInsert.runs.map((x: any) => x.eventsPerSec).join(', ')}), postgres ${r.bareLimit.multiRowInsert.postgresCpuMsPer1000Events} CPU ms per 1000 events; ratio to it ${S.ratioToMultiRowInsert}
+ratio     ${S.ratioToBareLimit} of the bare limit; CPU per 1000 events booked: service ${S.cpuMsPer1000Events?.service} ms, postgres ${S.cpuMsPer1000Events?.postgres} ms; bare COPY: postgres ${r.bareLimit.postgresCpuMsPer1000Events} ms
 ${S.ceilings ? `ceiling   ${S.ceilings.nproc} cores all busy: ${S.ceilings.atThisRun.eventsPerSec} events/s at this run's CPU per event (${S.ceilings.atThisRun.ofBareLimit} of the limit; the median window reached ${+(S.eventsPerSecBooked.median / S.ceilings.atThisRun.eventsPerSec).toFixed(2)} of it); ${S.ceilings.withBareCopyPostgres.eventsPerSec} events/s (${S.ceilings.withBareCopyPostgres.ofBareLimit} of the limit) were PostgreSQL's share only what bare COPY cost it
 ` : ''}all       ${R.windowSeconds} s, ${R.batches} batches, ${R.eventsSent} events sent, ${R.acceptedNew} booked, ${R.duplicatesReported} duplicates; ${R.eventsPerSecBooked} events/s, p99 ${R.latencyMs.p99} ms, ${R.mbPerSec} MB/s
 RSS       before ${R.rssMb.beforeLoad} MB, peak ${R.rssMb.peakOverall} MB, final ${R.rssMb.final} MB

@@ -18,8 +18,8 @@ import type { Sql } from './db.js';
 export interface BareRun {
   seconds: number;
   eventsPerSec: number;
-  /** CPU milliseconds all PostgreSQL processes used per 1000 events during the run (with `postgresCpu`). */
-  postgresCpuMsPer1000Events?: number;
+  /** CPU milliseconds all PostgreSQL processes used per 1000 events during the run. */
+  postgresCpuMsPer1000Events: number;
 }
 export interface BareLimit {
   events: number;
@@ -28,10 +28,10 @@ export interface BareLimit {
   runs: BareRun[];
   /** Median of the runs. */
   eventsPerSec: number;
-  /** The median run's PostgreSQL CPU milliseconds per 1000 events (with `postgresCpu`): what these rows cost the server at the least. */
-  postgresCpuMsPer1000Events?: number;
+  /** The median run's PostgreSQL CPU milliseconds per 1000 events: what these rows cost the server at the least. */
+  postgresCpuMsPer1000Events: number;
   /** The same rows by multi-row INSERT … VALUES, runs interleaved with COPY's. */
-  multiRowInsert: { runs: BareRun[]; eventsPerSec: number; postgresCpuMsPer1000Events?: number };
+  multiRowInsert: { runs: BareRun[]; eventsPerSec: number; postgresCpuMsPer1000Events: number };
 }
 
 const TABLES = ['usage_events', 'ledger_entries'] as const;
@@ -64,11 +64,12 @@ async function copyIn(sql: Sql, table: string, data: Buffer): Promise<void> {
 
 /**
  * `events` booked events (the first by id: warm-up and window rows, all attributed and billed)
- * and their ledger entries, copied `repeats` times into fresh `bare_*` tables. The caller's
- * service must be idle meanwhile. `postgresCpu`: CPU seconds used so far by the PostgreSQL
- * processes, read at the edges of each run (the checkpoint before it is outside).
+ * and their ledger entries, written `repeats` times by COPY and as many by INSERT, alternating,
+ * each time into fresh `bare_*` tables. The caller's service must be idle meanwhile.
+ * `postgresCpu`: CPU seconds used so far by the PostgreSQL processes, read at the edges of each
+ * run (the checkpoint before it is outside).
  */
-export async function bareInsertLimit(sql: Sql, events: number, batchSize: number, repeats = 3, postgresCpu?: () => number): Promise<BareLimit> {
+export async function bareInsertLimit(sql: Sql, events: number, batchSize: number, postgresCpu: () => number, repeats = 3): Promise<BareLimit> {
   const usage = await textRows(sql, `select * from usage_events order by id limit ${events}`);
   const ledger = await textRows(sql, `select l.* from ledger_entries l join (select id from usage_events order by id limit ${events}) u
     on l.usage_event_id = u.id order by l.usage_event_id`);
@@ -87,12 +88,12 @@ export async function bareInsertLimit(sql: Sql, events: number, batchSize: numbe
   const timed = async (write: () => Promise<void>): Promise<BareRun> => {
     for (const t of TABLES) await conn.unsafe(`drop table if exists bare_${t}; create table bare_${t} (like ${t} including all)`);
     await conn.unsafe('checkpoint'); // start each run from the same WAL state
-    const cpu0 = postgresCpu?.();
+    const cpu0 = postgresCpu();
     const t0 = performance.now();
     await write();
     const seconds = (performance.now() - t0) / 1000;
-    const cpuMs = cpu0 === undefined ? undefined : (postgresCpu!() - cpu0) * 1000;
-    return { seconds: +seconds.toFixed(2), eventsPerSec: Math.round(events / seconds), ...(cpuMs === undefined ? {} : { postgresCpuMsPer1000Events: Math.round((cpuMs * 1000) / events) }) };
+    const cpuMs = (postgresCpu() - cpu0) * 1000;
+    return { seconds: +seconds.toFixed(2), eventsPerSec: Math.round(events / seconds), postgresCpuMsPer1000Events: Math.round((cpuMs * 1000) / events) };
   };
   try {
     for (let r = 0; r < repeats; r++) {

@@ -184,8 +184,9 @@ async function compare(
  * after it; a call's usage event has the start time LiteLLM logged: the spend-log row and the
  * callback's payload take the call's one start_time, litellm/proxy/spend_tracking/
  * spend_tracking_utils.py:get_logging_payload `startTime=_ensure_datetime_utc(start_time)` and
- * litellm/litellm_core_utils/litellm_logging.py:get_standard_logging_object_payload
- * `start_time.timestamp()`, in the pinned version), plus calls without a start
+ * litellm/litellm_core_utils/litellm_logging.py:get_standard_logging_object_payload `startTime=
+ * start_time_float` from StandardLoggingPayloadSetup.cleanup_timestamps `start_time.timestamp()`,
+ * in the pinned version), plus calls without a start
  * time and calls booked before the key was ours (unattributed, usage_unattributed_idx), so a
  * reconciliation reads one person's recent calls, not the whole table: matching on key_hash
  * alone, which no index covers, read every usage event for every key that had a gap
